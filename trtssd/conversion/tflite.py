@@ -1,0 +1,224 @@
+"""TFLite SSD (TF OD API export with ``TFLite_Detection_PostProcess``) -> trtssd ONNX artifact.
+
+The network up to the postprocess op is converted by tf2onnx (``--dequantize``: quantized weights
+become float); onnx-graphsurgeon then cuts the graph at the postprocess op's two inputs (raw box
+encodings and class scores), makes the batch dimension dynamic and renames the I/O to the artifact
+contract. Anchors and box-coder scales are read from the postprocess op itself (its third input
+and its flexbuffer options), so they are exactly what the model was exported with.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo
+from trtssd.errors import ConversionError, ModelFormatError
+from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
+
+CONVERTER = "tflite-1"
+POSTPROCESS_OP = "TFLite_Detection_PostProcess"
+OPSET = 17
+_TFLITE_DTYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
+
+
+@dataclass(frozen=True)
+class TfliteSsdInfo:
+    """What the TFLite file says about its SSD head."""
+
+    input_name: str
+    input_shape: tuple[int, ...]  # (1, H, W, 3)
+    input_dtype: type
+    box_tensor: str
+    score_tensor: str
+    anchors_cyxhw: np.ndarray  # float32 [A, 4]
+    options: dict  # TFLite_Detection_PostProcess custom options (y_scale, nms_iou_threshold, ...)
+
+
+def _import_tflite_schema():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        from tf2onnx.flexbuffers import read_flexbuffer
+        from tf2onnx.tflite.Model import Model
+    except ImportError as exc:
+        raise ConversionError(
+            f"converting a TFLite model needs the 'convert' extra (tf2onnx, tensorflow-cpu, onnx-graphsurgeon): "
+            f"pip install 'trtssd[convert]' ({exc})"
+        ) from None
+    return Model, read_flexbuffer
+
+
+def inspect_tflite(path: Path) -> TfliteSsdInfo:
+    """Parse the TFLite flatbuffer and locate the SSD postprocess op, its inputs and options."""
+    data = bytearray(Path(path).read_bytes())
+    if data[4:8] != b"TFL3":
+        raise ModelFormatError(f"{path}: expected a TFLite flatbuffer (identifier TFL3), found {bytes(data[4:8])!r}")
+    Model, read_flexbuffer = _import_tflite_schema()
+    model = Model.GetRootAsModel(data, 0)
+    sub = model.Subgraphs(0)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        codes.append(oc.CustomCode().decode() if oc.CustomCode() else max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()))
+    op = None
+    for i in range(sub.OperatorsLength()):
+        cand = sub.Operators(i)
+        if codes[cand.OpcodeIndex()] == POSTPROCESS_OP:
+            op = cand
+            break
+    if op is None:
+        customs = sorted({c for c in codes if isinstance(c, str)})
+        raise ModelFormatError(
+            f"{path}: expected a TF OD API SSD export with a {POSTPROCESS_OP} op, found none "
+            f"(custom ops: {customs or 'none'})"
+        )
+    box_t, score_t, anchor_t = (sub.Tensors(int(i)) for i in op.InputsAsNumpy()[:3])
+    anchors = _constant(model, anchor_t).reshape(-1, 4)
+    options = read_flexbuffer(op.CustomOptionsAsNumpy().tobytes())
+    if not isinstance(options, dict):
+        raise ModelFormatError(f"{path}: {POSTPROCESS_OP} options: expected a flexbuffer map, found {type(options).__name__}")
+    options = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in options.items()}
+    inp = sub.Tensors(int(sub.InputsAsNumpy()[0]))
+    return TfliteSsdInfo(
+        input_name=inp.Name().decode(),
+        input_shape=tuple(int(d) for d in inp.ShapeAsNumpy()),
+        input_dtype=_TFLITE_DTYPES.get(inp.Type(), np.float32),
+        box_tensor=box_t.Name().decode(),
+        score_tensor=score_t.Name().decode(),
+        anchors_cyxhw=anchors,
+        options=options,
+    )
+
+
+def _constant(model, tensor) -> np.ndarray:
+    """A constant tensor's values as float32, dequantized if it is quantized."""
+    raw = model.Buffers(tensor.Buffer()).DataAsNumpy()
+    if not isinstance(raw, np.ndarray) or raw.size == 0:
+        raise ModelFormatError(f"tensor {tensor.Name().decode()}: expected constant data, found none")
+    values = np.frombuffer(raw.tobytes(), dtype=_TFLITE_DTYPES.get(tensor.Type(), np.float32)).astype(np.float32)
+    q = tensor.Quantization()
+    if q is not None and q.ScaleLength() > 0:
+        values = (values - float(q.ZeroPoint(0))) * float(q.Scale(0))
+    return values.astype(np.float32)
+
+
+def run_tf2onnx(src: Path, dst: Path) -> None:
+    """Convert the whole TFLite model with the tf2onnx command line (dequantized)."""
+    cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(src), "--dequantize",
+           "--opset", str(OPSET), "--output", str(dst)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not dst.exists():
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines
+        raise ConversionError(f"tf2onnx failed on {src.name}: {errors[-1] if errors else 'no output'}")
+
+
+def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
+    """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``."""
+    import onnx
+    import onnx_graphsurgeon as gs
+
+    graph = gs.import_onnx(onnx.load(str(raw_onnx)))
+    tensors = graph.tensors()
+
+    def find(name: str):
+        for cand in (f"{name}_prequant", name):
+            if cand in tensors:
+                return tensors[cand]
+        near = [t for t in tensors if t.startswith(name)]
+        raise ConversionError(f"converted graph: expected tensor '{name}' (postprocess input), found none; similar: {near[:5]}")
+
+    boxes, scores = find(info.box_tensor), find(info.score_tensor)
+    activation = "none" if scores.inputs and scores.inputs[0].op == "Sigmoid" else "sigmoid"
+    graph.outputs = [boxes, scores]
+    graph.cleanup().toposort()
+    if any(n.op == "QuantizeLinear" for n in graph.nodes):
+        raise ConversionError("converted graph: expected a dequantized float network, found QuantizeLinear nodes")
+
+    image = graph.inputs[0]
+    h, w = info.input_shape[1:3]
+    if np.dtype(image.dtype) != np.uint8:
+        # Float TFLite SSD exports take (2/255) * pixel - 1 (TF OD API MobileNet preprocessing).
+        u8 = gs.Variable(INPUT_NAME, dtype=np.uint8, shape=["batch", h, w, 3])
+        as_float = gs.Variable("images_float", dtype=np.float32)
+        scaled = gs.Variable("images_scaled", dtype=np.float32)
+        graph.nodes += [
+            gs.Node("Cast", inputs=[u8], outputs=[as_float], attrs={"to": onnx.TensorProto.FLOAT}),
+            gs.Node("Mul", inputs=[as_float, gs.Constant("pix_scale", np.array(2.0 / 255.0, np.float32))], outputs=[scaled]),
+            gs.Node("Sub", inputs=[scaled, gs.Constant("pix_one", np.array(1.0, np.float32))], outputs=[image]),
+        ]
+        graph.inputs = [u8]
+    else:
+        image.name, image.shape = INPUT_NAME, ["batch", h, w, 3]
+
+    for node in graph.nodes:  # batch-1 Reshape targets -> 0 ("copy the batch dimension")
+        if node.op == "Reshape" and isinstance(node.inputs[1], gs.Constant):
+            shape = np.array(node.inputs[1].values)
+            if shape.ndim == 1 and shape.size >= 2 and shape[0] == 1:
+                shape = shape.copy()
+                shape[0] = 0
+                node.inputs[1] = gs.Constant(f"{node.name}_dynamic_shape", shape)
+    num_anchors = info.anchors_cyxhw.shape[0]
+    boxes.name, boxes.dtype, boxes.shape = BOXES_NAME, np.float32, ["batch", num_anchors, 4]
+    scores.name, scores.dtype, scores.shape = SCORES_NAME, np.float32, ["batch", num_anchors, None]
+    for t in graph.tensors().values():  # drop stale batch-1 shapes of intermediates
+        if isinstance(t, gs.Variable) and t not in graph.inputs and t not in graph.outputs:
+            t.shape = None
+    graph.cleanup().toposort()
+    model = gs.export_onnx(graph)
+    model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
+    model = onnx.shape_inference.infer_shapes(model)
+    return model, activation
+
+
+def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str, labels: tuple[str, ...],
+                   postprocess: PostprocessSpec | None = None) -> ArtifactInfo:
+    """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info."""
+    import onnx
+
+    from trtssd.conversion.artifact import write_info
+
+    info = inspect_tflite(src)
+    opts = info.options
+    num_classes = int(opts.get("num_classes", len(labels) - 1)) + 1
+    if len(labels) != num_classes:
+        raise ConversionError(f"{src.name}: expected {num_classes} labels (incl. background), found {len(labels)}")
+    with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        run_tf2onnx(src, raw)
+        model, activation = cut_to_artifact_graph(raw, info)
+    pp = postprocess or PostprocessSpec()
+    artifact = ArtifactInfo(
+        model_name=model_name,
+        source_sha256=source_sha256,
+        converter=CONVERTER,
+        input_size=(info.input_shape[1], info.input_shape[2]),
+        anchors_cyxhw=info.anchors_cyxhw,
+        box_coder=BoxCoderSpec(
+            y_scale=float(opts.get("y_scale", 10.0)), x_scale=float(opts.get("x_scale", 10.0)),
+            h_scale=float(opts.get("h_scale", 5.0)), w_scale=float(opts.get("w_scale", 5.0)),
+        ),
+        score_activation=activation,
+        labels=labels,
+        postprocess=PostprocessSpec(
+            score_activation=activation,
+            score_threshold=pp.score_threshold,
+            iou_threshold=round(float(opts.get("nms_iou_threshold", pp.iou_threshold)), 6),
+            max_detections_per_class=pp.max_detections_per_class,
+            max_total_detections=pp.max_total_detections,
+        ),
+    )
+    write_info(model, artifact)
+    onnx.checker.check_model(model, full_check=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dst = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
+    onnx.save(model, str(tmp_dst))
+    os.replace(tmp_dst, dst)
+    return artifact

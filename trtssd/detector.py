@@ -1,0 +1,88 @@
+"""``Detector``: frames in, :class:`Detections` out, on any backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from trtssd.backends.base import Backend, create_backend
+from trtssd.conversion.api import ensure_artifact
+from trtssd.conversion.artifact import ArtifactInfo
+from trtssd.detections import Detections
+from trtssd.postprocess.detect import postprocess_batch
+from trtssd.postprocess.nms import NmsParams
+
+
+def preprocess(frames_bgr: Sequence[np.ndarray], size_hw: tuple[int, int]) -> np.ndarray:
+    """BGR uint8 frames of any size -> uint8 ``[N, H, W, 3]`` RGB, resized (bilinear, full frame)."""
+    h, w = size_hw
+    out = np.empty((len(frames_bgr), h, w, 3), dtype=np.uint8)
+    for i, frame in enumerate(frames_bgr):
+        if frame is None or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            found = None if frame is None else f"{frame.dtype} {list(frame.shape)}"
+            raise ValueError(f"frame: expected a uint8 [H, W, 3] BGR image, found {found}")
+        cv2.cvtColor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB, dst=out[i])
+    return out
+
+
+class Detector:
+    """An SSD detector.
+
+    Args:
+        model: registered model name, or path to a .tflite / trtssd .onnx file.
+        backend: backend name (``onnxruntime``, ``auto``, ...); create the Detector in the thread
+            that will call :meth:`detect` when the backend holds a GPU context.
+        conf_th: score threshold; iou_th / max_det default to the model's exported postprocessing.
+        class_agnostic: TFLite-style "fast NMS" (best class per anchor, one NMS) instead of the
+            TF OD API per-class NMS.
+        model_dir: extra directory searched for model files.
+    """
+
+    def __init__(self, model: str | Path, backend: str = "onnxruntime", *, conf_th: float = 0.3,
+                 iou_th: float | None = None, max_det: int | None = None, class_agnostic: bool = False,
+                 model_dir: Path | str | None = None, backend_options: dict | None = None) -> None:
+        self.artifact_path, self.info = ensure_artifact(str(model), model_dir)
+        pp = self.info.postprocess
+        self.nms = NmsParams(
+            score_threshold=conf_th,
+            iou_threshold=pp.iou_threshold if iou_th is None else iou_th,
+            max_per_class=pp.max_detections_per_class if max_det is None else max_det,
+            max_total=pp.max_total_detections if max_det is None else max_det,
+            class_agnostic=class_agnostic,
+        )
+        self.backend: Backend = create_backend(backend, self.artifact_path, self.info, **(backend_options or {}))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    @property
+    def model_info(self) -> ArtifactInfo:
+        return self.info
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """One BGR uint8 frame ``[H, W, 3]`` -> its detections in that frame's pixels."""
+        return self.detect_batch([frame_bgr])[0]
+
+    def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """Several frames (any sizes) in one backend call."""
+        images = preprocess(frames_bgr, self.info.input_size)
+        boxes, scores = self.backend.infer(images)
+        return self.postprocess(boxes, scores, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+
+    def postprocess(self, boxes: np.ndarray, scores: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
+        """Raw backend outputs -> detections (see :func:`postprocess_batch`)."""
+        i = self.info
+        return postprocess_batch(boxes, scores, i.anchors_cyxhw, i.box_coder, i.score_activation, self.nms, sizes_wh, i.labels)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Postprocessing as pure numpy functions: box math, priors (anchors) and the box coder, NMS."""
