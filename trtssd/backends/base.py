@@ -20,6 +20,8 @@ from trtssd.errors import BackendError
 # name -> (module, class). "auto" is resolved by :func:`resolve_backend_name`.
 _BACKENDS = {
     "onnxruntime": ("trtssd.backends.onnxruntime", "OnnxRuntimeBackend"),
+    "tensorrt": ("trtssd.backends.tensorrt", "TensorRTBackend"),
+    "torch": ("trtssd.backends.torch", "TorchBackend"),
 }
 
 

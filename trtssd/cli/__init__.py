@@ -1,0 +1,1 @@
+"""Command-line interface: ``trtssd <subcommand>`` and the top-level entry-point scripts."""

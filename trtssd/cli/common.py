@@ -1,0 +1,40 @@
+"""CLI plumbing shared by subcommands: the error -> exit-code boundary and common flags.
+
+Library code raises :class:`~trtssd.errors.TrtSsdError` (and ``ValueError`` for bad arguments);
+only :func:`run_main` turns them into one ``trtssd: error: ...`` line and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from trtssd.errors import TrtSsdError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def run_main(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; map library errors to one stderr line and a non-zero exit code."""
+    try:
+        return int(fn(args) or 0)
+    except (TrtSsdError, ValueError, FileNotFoundError) as exc:
+        print(f"trtssd: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("trtssd: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def add_model_args(parser: argparse.ArgumentParser, default_model: str = "ssd_mobilenet_v1_coco") -> None:
+    from trtssd.backends.base import available_backends
+
+    parser.add_argument("-m", "--model", default=default_model,
+                        help=f"registered model name (see 'trtssd models') or path to a .tflite/.onnx file (default: {default_model})")
+    parser.add_argument("--model_dir", default=None,
+                        help="extra directory searched for model files (also $TRTSSD_MODEL_DIR)")
+    parser.add_argument("--backend", default=os.environ.get("TRTSSD_BACKEND", "onnxruntime"), choices=available_backends(),
+                        help="inference backend (default: onnxruntime, the CPU backend; 'auto' picks TensorRT, then torch+CUDA)")

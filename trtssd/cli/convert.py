@@ -1,0 +1,31 @@
+"""``trtssd convert``: convert a model to the trtssd ONNX artifact (cached) and print its path."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from trtssd.conversion.api import ensure_artifact
+
+
+def register(sub) -> None:
+    p = sub.add_parser("convert", help="convert a model to the self-describing ONNX artifact")
+    p.add_argument("model", help="registered model name or path to a model file")
+    p.add_argument("--model_dir", default=None, help="extra directory searched for model files")
+    p.add_argument("-o", "--output", default=None, help="also copy the artifact to this path")
+    p.add_argument("--force", action="store_true", help="reconvert even when a cached artifact exists")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path, info = ensure_artifact(args.model, args.model_dir, force=args.force)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out)
+        path = out
+    print(f"{path}")
+    print(f"  model {info.model_name}, input {info.input_size[0]}x{info.input_size[1]} uint8 RGB, "
+          f"{info.num_anchors} anchors, {info.num_classes} classes, scores '{info.score_activation}'")
+    return 0
