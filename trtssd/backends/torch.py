@@ -1,0 +1,207 @@
+"""PyTorch backend: the artifact network as a native module (:mod:`trtssd.backends.torch_net`) on
+a CUDA GPU (FP16 or FP32, CUDA graphs, channels_last) or on the CPU (FP32, for parity tests).
+
+Two paths:
+
+* :meth:`TorchBackend.infer` — the :class:`~trtssd.backends.base.Backend` contract: uint8
+  ``[N, H, W, 3]`` RGB numpy in, raw float32 numpy outputs back (postprocessing on the host).
+* :meth:`TorchBackend.detect_frames` — everything on the device: BGR uint8 frames of any size are
+  uploaded from pinned memory, resized + normalised on the GPU, run through the network, decoded
+  and NMS-ed on the GPU (:mod:`trtssd.postprocess.torch_ops`); only the final detections come back.
+
+Create and use a TorchBackend in one thread (CUDA graphs and their buffers belong to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from trtssd.backends.base import Backend
+from trtssd.conversion.artifact import ArtifactInfo
+from trtssd.detections import Detections
+from trtssd.errors import BackendError
+from trtssd.postprocess.nms import NmsParams
+
+PRECISIONS = {"fp32": "float32", "fp16": "float16"}
+
+
+def is_available() -> bool:
+    """True when torch imports and sees a CUDA device (what ``--backend auto`` needs)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+class _Graphed:
+    """``fn(static_input)`` captured in a CUDA graph; calling copies the input in and replays.
+
+    The returned tensors are the graph's static outputs: they are overwritten by the next call.
+    """
+
+    def __init__(self, fn: Callable, example, warmup: int = 3) -> None:
+        import torch
+
+        self.static_in = example.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):  # cuDNN autotuning and allocations happen outside the capture
+                fn(self.static_in)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.static_out = fn(self.static_in)
+
+    def __call__(self, x):
+        if x.data_ptr() != self.static_in.data_ptr():
+            self.static_in.copy_(x, non_blocking=True)
+        self.graph.replay()
+        return self.static_out
+
+
+class TorchBackend(Backend):
+    """Runs the artifact with PyTorch.
+
+    Args:
+        device: ``"cuda"``, ``"cuda:1"``, ``"cpu"``; default CUDA when available, else CPU.
+        precision: ``"fp16"`` or ``"fp32"``; default fp16 on CUDA, fp32 on the CPU.
+        cuda_graph: capture each (batch, input shape) once in a CUDA graph and replay it (CUDA only).
+        channels_last: NHWC convolutions (default on CUDA).
+    """
+
+    name = "torch"
+
+    def __init__(self, artifact_path: Path, info: ArtifactInfo, device: str | None = None,
+                 precision: str | None = None, cuda_graph: bool = True, channels_last: bool | None = None) -> None:
+        super().__init__(artifact_path, info)
+        try:
+            import torch
+        except ImportError:
+            raise BackendError("backend 'torch': expected PyTorch installed (pip install 'trtssd[torch]'), found none") from None
+        from trtssd.backends.torch_net import build_net, prepare_net
+
+        self.torch = torch
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise BackendError(f"backend 'torch': expected a CUDA device for device={device!r}, found none")
+        precision = precision or ("fp16" if self.device.type == "cuda" else "fp32")
+        if precision not in PRECISIONS:
+            raise BackendError(f"backend 'torch': expected precision in {list(PRECISIONS)}, found {precision!r}")
+        self.precision = precision
+        self.dtype = getattr(torch, PRECISIONS[precision])
+        on_cuda = self.device.type == "cuda"
+        self.cuda_graph = cuda_graph and on_cuda
+        if on_cuda:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+        self.net = prepare_net(build_net(self.artifact_path), self.device, self.dtype,
+                               channels_last=on_cuda if channels_last is None else channels_last)
+        self.anchors = torch.from_numpy(np.ascontiguousarray(info.anchors_cyxhw, dtype=np.float32)).to(self.device)
+        self._graphs: dict[tuple, _Graphed] = {}
+        self._pinned: dict[tuple, object] = {}
+        self._inputs: dict[tuple, object] = {}
+
+    # ---- network only -------------------------------------------------------------------
+    def _run(self, kind: str, fn: Callable, x):
+        """Run ``fn(x)`` eagerly, or through a cached CUDA graph keyed by kind and input shape."""
+        torch = self.torch
+        with torch.inference_mode():
+            if not self.cuda_graph:
+                return fn(x)
+            key = (kind, tuple(x.shape), x.dtype)
+            g = self._graphs.get(key)
+            if g is None:
+                g = self._graphs[key] = _Graphed(fn, x)
+            return g(x)
+
+    def infer_tensor(self, images):
+        """uint8 ``[N, H, W, 3]`` RGB tensor on the device -> ``(box_encodings, class_scores)``
+        device tensors in the network dtype (graph outputs: valid until the next call)."""
+        return self._run("net", self.net, images)
+
+    def upload(self, images: np.ndarray):
+        """Host uint8 array -> device tensor, through a reused pinned buffer (non-blocking on CUDA)."""
+        torch = self.torch
+        if self.device.type != "cuda":
+            return torch.from_numpy(np.ascontiguousarray(images))
+        key = images.shape
+        pinned = self._pinned.get(key)
+        if pinned is None:
+            pinned = self._pinned[key] = torch.empty(key, dtype=torch.uint8, pin_memory=True)
+            self._inputs[key] = torch.empty(key, dtype=torch.uint8, device=self.device)
+        # The previous copy out of this buffer finished: every call ends in a synchronising D2H copy.
+        np.copyto(pinned.numpy(), images)
+        dev = self._inputs[key]
+        dev.copy_(pinned, non_blocking=True)
+        return dev
+
+    def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.info.input_size
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
+            raise ValueError(f"images: expected uint8 [N, {h}, {w}, 3], found {images.dtype} {list(images.shape)}")
+        boxes, scores = self.infer_tensor(self.upload(images))
+        return boxes.float().cpu().numpy(), scores.float().cpu().numpy()
+
+    # ---- everything on the device -------------------------------------------------------
+    def _frames_to_outputs(self, frames):
+        """uint8 BGR ``[N, H, W, 3]`` device frames -> (normalised xyxy boxes [N, A, 4], activated
+        scores [N, A, C]) float32; the captured part of :meth:`detect_frames`."""
+        from trtssd.postprocess import torch_ops
+
+        x = torch_ops.resize_frames(frames, self.info.input_size, bgr_to_rgb=True)
+        enc, raw = self.net(x)
+        return (torch_ops.decode_boxes(enc, self.anchors, self.info.box_coder),
+                torch_ops.activate_scores(raw, self.info.score_activation))
+
+    def detect_frames(self, frames_bgr: Sequence[np.ndarray] | np.ndarray, params: NmsParams) -> list[Detections]:
+        """BGR uint8 frames -> detections in each frame's pixels (all steps on the device).
+
+        Frames of one size go through in one batch; mixed sizes are split by size.
+        """
+        if isinstance(frames_bgr, np.ndarray) and frames_bgr.ndim == 4:
+            if frames_bgr.dtype != np.uint8 or frames_bgr.shape[3] != 3:
+                raise ValueError(f"frames: expected uint8 [N, H, W, 3] BGR, found {frames_bgr.dtype} {list(frames_bgr.shape)}")
+            return self._detect_same_size(frames_bgr, params)
+        frames = [frames_bgr] if isinstance(frames_bgr, np.ndarray) else list(frames_bgr)
+        for f in frames:
+            if f is None or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+                found = None if f is None else f"{f.dtype} {list(f.shape)}"
+                raise ValueError(f"frame: expected a uint8 [H, W, 3] BGR image, found {found}")
+        out: list[Detections | None] = [None] * len(frames)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, f in enumerate(frames):
+            by_shape.setdefault(f.shape, []).append(i)
+        for idx in by_shape.values():
+            batch = np.stack([frames[i] for i in idx]) if len(idx) > 1 else frames[idx[0]][None]
+            for i, d in zip(idx, self._detect_same_size(batch, params)):
+                out[i] = d
+        return out  # type: ignore[return-value]
+
+    def _detect_same_size(self, batch: np.ndarray, params: NmsParams) -> list[Detections]:
+        from trtssd.postprocess.torch_ops import batched_multiclass_nms
+
+        torch = self.torch
+        n, fh, fw = batch.shape[:3]
+        boxes, scores = self._run("detect", self._frames_to_outputs, self.upload(batch))
+        with torch.inference_mode():
+            b, s, c, img = batched_multiclass_nms(boxes, scores, params)
+            scale = torch.tensor([fw, fh, fw, fh], dtype=torch.float32, device=b.device)
+            packed = torch.cat([b * scale, s[:, None], c[:, None].float(), img[:, None].float()], dim=1).cpu().numpy()
+        img_idx = packed[:, 6].astype(np.int64)
+        bounds = np.searchsorted(img_idx, np.arange(n + 1))
+        labels = self.info.labels
+        return [Detections(packed[lo:hi, :4], packed[lo:hi, 4], packed[lo:hi, 5].astype(np.int64), labels)
+                for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize(self.device)
+
+    def close(self) -> None:
+        self._graphs.clear()
+        self._pinned.clear()
+        self._inputs.clear()
