@@ -3,6 +3,7 @@ converter version)."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,16 @@ from trtssd.conversion.artifact import ArtifactInfo, read_info
 from trtssd.errors import ConversionError
 from trtssd.models.labels import default_labels, load_label_file
 from trtssd.models.resolve import ResolvedModel, cache_dir, resolve_model, sha256_file
+from trtssd.models.zoo import MODELS
+
+
+def _resolve_archive(model: str) -> ResolvedModel | None:
+    """A TF1 zoo ``.tar.gz`` given by path (matched to its registry entry by download file name)."""
+    path = Path(model).expanduser()
+    if not (path.name.endswith((".tar.gz", ".tgz")) and path.is_file()):
+        return None
+    spec = next((s for s in MODELS.values() if s.source.url and s.source.url.endswith("/" + path.name)), None)
+    return ResolvedModel(path.resolve(), "tf1_frozen", spec)
 
 
 def artifact_cache_path(resolved: ResolvedModel, source_sha256: str, converter: str) -> Path:
@@ -27,9 +38,12 @@ def _labels_for(resolved: ResolvedModel, num_classes_hint: int | None) -> tuple[
 
 
 def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: bool = False,
-                    log=lambda msg: print(msg, file=sys.stderr)) -> tuple[Path, ArtifactInfo]:
-    """Resolve ``model`` and return ``(artifact path, info)``, converting on first use."""
-    resolved = resolve_model(model, model_dir)
+                    log=lambda msg: print(msg, file=sys.stderr), overrides=None) -> tuple[Path, ArtifactInfo]:
+    """Resolve ``model`` and return ``(artifact path, info)``, converting on first use.
+
+    ``overrides``: optional :class:`trtssd.conversion.tfgraph.NodeOverrides` (TF graphs only).
+    """
+    resolved = _resolve_archive(model) or resolve_model(model, model_dir)
     if resolved.kind == "onnx":
         return resolved.path, read_info(resolved.path)
     digest = sha256_file(resolved.path)
@@ -49,7 +63,33 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
         )
         log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")
         return dst, info
+    if resolved.kind in ("tf1_frozen", "tf2_saved_model"):
+        return _ensure_tf_artifact(resolved, force=force, log=log, overrides=overrides)
     raise ConversionError(
-        f"{resolved.path.name}: expected a TFLite SSD or a trtssd ONNX artifact, found a {resolved.kind} model; "
-        "TF1 frozen-graph and TF2 SavedModel conversion is not implemented yet"
+        f"{resolved.path.name}: expected a TFLite SSD, TF1 frozen graph, TF2 SavedModel or trtssd ONNX artifact, "
+        f"found a {resolved.kind} model"
     )
+
+
+def _ensure_tf_artifact(resolved: ResolvedModel, *, force: bool, log, overrides) -> tuple[Path, ArtifactInfo]:
+    """TF1 frozen graph / TF2 SavedModel -> artifact (see trtssd.conversion.tf1 / tf2)."""
+    from trtssd.conversion import tf1, tf2
+    from trtssd.conversion.tfgraph import NodeOverrides, labels_beside
+
+    overrides = overrides or NodeOverrides()
+    is_tf1 = resolved.kind == "tf1_frozen"
+    digest = sha256_file(resolved.path) if is_tf1 else tf2.saved_model_digest(resolved.path)
+    converter = tf1.CONVERTER if is_tf1 else tf2.CONVERTER
+    if overrides.key():  # different node choices -> a different artifact
+        converter += "-n" + hashlib.sha256(overrides.key().encode()).hexdigest()[:8]
+    dst = artifact_cache_path(resolved, digest, converter)
+    if dst.exists() and not force:
+        return dst, read_info(dst)
+    log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off)")
+    t0 = time.monotonic()
+    convert = tf1.convert_tf1 if is_tf1 else tf2.convert_saved_model
+    info = convert(resolved.path, dst, model_name=resolved.name, source_sha256=digest,
+                   labels_for=lambda n: labels_beside(resolved.path, n) or _labels_for(resolved, n),
+                   spec=resolved.spec, overrides=overrides, log=log)
+    log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")
+    return dst, info

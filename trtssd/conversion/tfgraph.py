@@ -1,0 +1,387 @@
+"""Finding the SSD parts of a TF Object Detection API graph (TF1 frozen graph, or a frozen TF2
+SavedModel signature) and cutting it down to the trtssd artifact's network.
+
+The OD API export is ``image_tensor`` -> ``Preprocessor`` (per-image resize in a ``map`` loop, then
+``(2/255) x - 1``) -> ``FeatureExtractor`` -> ``BoxPredictor_N/{BoxEncodingPredictor,ClassPredictor}``
+-> ``concat`` (raw box encodings ``[N, A, 1, 4]``) and ``concat_1`` (class logits ``[N, A, C]``) ->
+``Postprocessor`` (decode with the anchors of ``MultipleGridAnchorGenerator``, sigmoid,
+``BatchMultiClassNonMaxSuppression``). The artifact keeps the part between the resized image and
+the two raw outputs; anchors, box-coder scales, score activation and the NMS IoU threshold are
+read from the graph when present.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trtssd.errors import ConversionError, ModelFormatError
+from trtssd.models.spec import GridAnchorSpec
+from trtssd.postprocess.priors import layer_box_specs
+
+TF_IMAGE_NAME = "images"  # the placeholder that replaces the resized image inside the TF graph
+_OVERRIDE_FLAG = {"input": "--input_node", "box": "--box_node", "class": "--class_node"}
+_IMAGE_CANDIDATES = (
+    "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3",
+    "Preprocessor/map/TensorArrayV2Stack/TensorListStack",
+)
+
+
+@dataclass(frozen=True)
+class NodeOverrides:
+    """Tensor names given by the user for custom graphs (``name`` or ``name:port``).
+
+    input_node: the resized image in pixel units ``[N, H, W, 3]`` (0..255, float or uint8) that
+        feeds the normalisation; box_node: raw box encodings; class_node: raw class outputs.
+    """
+
+    input_node: str | None = None
+    box_node: str | None = None
+    class_node: str | None = None
+
+    def key(self) -> str:
+        """Short stable string for cache keys ('' when no override is set)."""
+        parts = [p or "" for p in (self.input_node, self.box_node, self.class_node)]
+        return "" if not any(parts) else "|".join(parts)
+
+
+@dataclass(frozen=True)
+class SsdGraph:
+    """Tensor names (``node:port``) of the SSD parts found in a graph."""
+
+    image: str
+    boxes: str
+    classes: str
+    anchors: str | None  # anchor corners (ymin, xmin, ymax, xmax) [A, 4], normalised
+    placeholders: tuple[str, ...]  # the graph's own inputs (fed when evaluating the anchors)
+    score_activation: str
+    coder_scales: tuple[float, float, float, float] | None
+    iou_threshold: float | None
+    input_size: tuple[int, int] | None  # (h, w) from the Preprocessor resize constant
+    batch_one: bool = False  # the graph's image input has a static batch of 1 (TF2 signatures)
+
+
+def tensor_name(name: str) -> str:
+    return name if ":" in name else f"{name}:0"
+
+
+def node_name(name: str) -> str:
+    return name.lstrip("^").split(":")[0]
+
+
+def load_frozen_graph(path: Path, member: str = "frozen_inference_graph.pb"):
+    """A ``tf.compat.v1.GraphDef`` from a frozen ``.pb`` or a zoo ``.tar.gz`` holding one."""
+    import tarfile
+
+    tf = import_tf()
+    path = Path(path)
+    if path.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(path) as tar:
+            names = [m for m in tar.getnames() if m.endswith(member)]
+            if not names:
+                raise ModelFormatError(f"{path.name}: expected a member */{member}, found {tar.getnames()[:8]}")
+            data = tar.extractfile(names[0]).read()
+    else:
+        data = path.read_bytes()
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except Exception as exc:  # google.protobuf DecodeError
+        raise ModelFormatError(f"{path.name}: expected a frozen TensorFlow GraphDef, found unparsable data ({exc})") from None
+    if not graph_def.node:
+        raise ModelFormatError(f"{path.name}: expected a frozen TensorFlow GraphDef, found no nodes")
+    return graph_def
+
+
+def import_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise ConversionError(f"converting a TensorFlow model needs the 'convert' extra: pip install 'trtssd[convert]' ({exc})") from None
+    return tf
+
+
+def _not_found(what: str, flag_kind: str, tried: list[str], names: list[str]) -> ConversionError:
+    near: list[str] = []
+    for t in tried:
+        near += [n for n in difflib.get_close_matches(t, names, n=3, cutoff=0.5) if n not in near]
+    return ConversionError(
+        f"expected the {what} node ({' or '.join(tried[:3])}), found none; nearest names: "
+        f"{', '.join(near[:5]) or 'none'}; pass it explicitly with {_OVERRIDE_FLAG[flag_kind]} NAME"
+    )
+
+
+def _all_nodes(graph_def):
+    """Graph nodes plus nodes of library functions (for constants inside loop bodies)."""
+    yield from graph_def.node
+    for fn in graph_def.library.function:
+        yield from fn.node_def
+
+
+def _const_value(node) -> np.ndarray | None:
+    if node.op != "Const":
+        return None
+    from tensorflow.python.framework import tensor_util
+
+    return tensor_util.MakeNdarray(node.attr["value"].tensor)
+
+
+def _by_suffix(nodes: dict, suffix: str, ops: tuple[str, ...] | None = None) -> str | None:
+    """Node named ``suffix`` or ending in ``/suffix`` (TF2 inlining prefixes names); shortest wins."""
+    hits = [n for n, nd in nodes.items() if (n == suffix or n.endswith("/" + suffix)) and (ops is None or nd.op in ops)]
+    return min(hits, key=len) if hits else None
+
+
+def _ancestors_match(nodes: dict, start: str, words: tuple[str, ...], depth: int = 4) -> bool:
+    """Whether any input within ``depth`` hops of ``start`` has one of ``words`` in its name."""
+    frontier = [start]
+    for _ in range(depth):
+        nxt = []
+        for name in frontier:
+            for inp in nodes[name].input if name in nodes else []:
+                src = node_name(inp)
+                if any(w in src for w in words):
+                    return True
+                nxt.append(src)
+        frontier = nxt
+    return False
+
+
+def _find_output(nodes: dict, names: list[str], override: str | None, kind: str) -> str:
+    if override:
+        if node_name(override) not in nodes:
+            raise _not_found(f"{kind} override", kind, [node_name(override)], names)
+        return tensor_name(override)
+    words = ("BoxEncodingPredictor", "/BoxPredictor/") if kind == "box" else ("ClassPredictor",)
+    default = "concat" if kind == "box" else "concat_1"
+    hit = _by_suffix(nodes, default, ("ConcatV2", "Concat"))
+    if hit and _ancestors_match(nodes, hit, words):
+        return tensor_name(hit)
+    concats = [n for n, nd in nodes.items() if nd.op in ("ConcatV2", "Concat") and _ancestors_match(nodes, n, words, 3)]
+    if concats:
+        return tensor_name(min(concats, key=len))
+    raise _not_found("raw box-encoding" if kind == "box" else "raw class-score", kind, [default, f"BoxPredictor_0/{words[0]}"], names)
+
+
+def _find_image(nodes: dict, names: list[str], override: str | None) -> str:
+    if override:
+        if node_name(override) not in nodes:
+            raise _not_found("input override", "input", [node_name(override)], names)
+        return tensor_name(override)
+    for cand in _IMAGE_CANDIDATES:
+        hit = _by_suffix(nodes, cand)
+        if hit:
+            return tensor_name(hit)
+    mul = _by_suffix(nodes, "Preprocessor/mul", ("Mul",))
+    if mul:  # (2/255) * image - 1: the non-constant operand is the resized image
+        for inp in nodes[mul].input:
+            if nodes.get(node_name(inp)) is not None and nodes[node_name(inp)].op != "Const":
+                return tensor_name(inp)
+    raise _not_found("resized-image (Preprocessor output before normalisation)", "input", list(_IMAGE_CANDIDATES[:1]) + ["Preprocessor/mul"], names)
+
+
+def _find_input_size(graph_def) -> tuple[int, int] | None:
+    """(h, w) of the Preprocessor's ResizeImage size constant (also inside loop-body functions)."""
+    scoped = [n for n in graph_def.node if "Preprocessor" in n.name]
+    for fn in graph_def.library.function:
+        if "Preprocessor" in fn.signature.name:
+            scoped += list(fn.node_def)
+    for node in scoped:
+        if node.op == "Const" and node.name.endswith(("ResizeImage/size", "resize/size")):
+            v = _const_value(node)
+            if v is not None and v.shape == (2,):
+                return int(v[0]), int(v[1])
+    return None
+
+
+def _find_coder_scales(nodes: dict) -> tuple[float, float, float, float] | None:
+    for stem in ("truediv", "div"):
+        vals = []
+        for k in ("", "_1", "_2", "_3"):
+            name = _by_suffix(nodes, f"Postprocessor/Decode/{stem}{k}/y", ("Const",))
+            v = _const_value(nodes[name]) if name else None
+            if v is None or v.size != 1 or float(v) <= 0:
+                break
+            vals.append(float(v))
+        if len(vals) == 4:
+            return tuple(vals)
+    return None
+
+
+def _find_iou_threshold(graph_def) -> float | None:
+    for node in _all_nodes(graph_def):
+        if node.op == "Const" and "NonMaxSuppression" in node.name and node.name.endswith("iou_threshold"):
+            v = _const_value(node)
+            if v is not None and v.size == 1:
+                return round(float(v), 6)
+    return None
+
+
+def _find_activation(graph_def) -> str:
+    ops = {n.op for n in _all_nodes(graph_def) if "Postprocessor" in n.name}
+    if "Sigmoid" in ops:
+        return "sigmoid"
+    if "Softmax" in ops:
+        return "softmax"
+    return "sigmoid"  # the OD API SSD default (sigmoid score converter)
+
+
+def find_ssd_graph(graph_def, overrides: NodeOverrides = NodeOverrides()) -> SsdGraph:
+    """Locate image, raw outputs, anchors and postprocess settings; raises ConversionError with the
+    nearest node names and the override flag when an expected node is missing."""
+    nodes = {n.name: n for n in graph_def.node}
+    names = list(nodes)
+    anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat"))
+    return SsdGraph(
+        image=_find_image(nodes, names, overrides.input_node),
+        boxes=_find_output(nodes, names, overrides.box_node, "box"),
+        classes=_find_output(nodes, names, overrides.class_node, "class"),
+        anchors=tensor_name(anchors) if anchors else None,
+        placeholders=tuple(tensor_name(n.name) for n in graph_def.node if n.op == "Placeholder"),
+        score_activation=_find_activation(graph_def),
+        coder_scales=_find_coder_scales(nodes),
+        iou_threshold=_find_iou_threshold(graph_def),
+        input_size=_find_input_size(graph_def),
+        batch_one=any(_static_batch(n) == 1 for n in graph_def.node if n.op == "Placeholder"),
+    )
+
+
+def _static_batch(node) -> int | None:
+    shape = node.attr["shape"].shape if "shape" in node.attr else None
+    if shape is None or shape.unknown_rank or len(shape.dim) != 4:
+        return None
+    return int(shape.dim[0].size)
+
+
+def evaluate_anchors(graph_def, ssd: SsdGraph, input_size: tuple[int, int]) -> np.ndarray | None:
+    """The graph's anchors as float32 ``[A, 4]`` (ycenter, xcenter, h, w), or None when it has no
+    anchor tensor. Placeholders are fed a zero image of ``input_size`` (h, w)."""
+    if ssd.anchors is None:
+        return None
+    tf = import_tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    feed = {}
+    for ph in ssd.placeholders:  # image inputs only (TF2 freezing adds variant/resource placeholders)
+        t = graph.get_tensor_by_name(ph)
+        if (t.dtype.is_integer or t.dtype.is_floating) and t.shape.rank in (None, 4):
+            feed[t] = np.zeros([1, *input_size, 3], dtype=t.dtype.as_numpy_dtype)
+    try:
+        with tf.compat.v1.Session(graph=graph) as sess:
+            corners = np.asarray(sess.run(graph.get_tensor_by_name(ssd.anchors), feed), dtype=np.float64)
+    except Exception as exc:  # tf.errors.*: report, do not guess
+        raise ConversionError(f"anchor tensor {ssd.anchors}: expected to evaluate it, found {exc.__class__.__name__}: "
+                              f"{str(exc).splitlines()[0]}") from None
+    if corners.ndim != 2 or corners.shape[1] != 4:
+        raise ConversionError(f"anchor tensor {ssd.anchors}: expected shape [A, 4], found {list(corners.shape)}")
+    h, w = corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]
+    return np.stack([corners[:, 0] + h / 2, corners[:, 1] + w / 2, h, w], axis=1).astype(np.float32)
+
+
+def od_api_anchors(spec: GridAnchorSpec, input_size: tuple[int, int]) -> np.ndarray:
+    """Anchors ``[A, 4]`` (ycenter, xcenter, h, w) as ``MultipleGridAnchorGenerator`` makes them for
+    an input of ``input_size`` (h, w): like :func:`~trtssd.postprocess.priors.grid_anchors_cyxhw`
+    but with the base anchor scaled by ``min(h, w) / h`` and ``min(h, w) / w`` (square in pixels)."""
+    ih, iw = input_size
+    sy, sx = min(ih, iw) / ih, min(ih, iw) / iw
+    out = []
+    for (gh, gw), boxes in zip(spec.feature_map_sizes, layer_box_specs(spec)):
+        scales = np.array([s for s, _ in boxes], dtype=np.float64)
+        ratios = np.sqrt(np.array([a for _, a in boxes], dtype=np.float64))
+        grid = np.empty((gh, gw, len(boxes), 4), dtype=np.float64)
+        grid[..., 0] = ((np.arange(gh) + 0.5) / gh)[:, None, None]
+        grid[..., 1] = ((np.arange(gw) + 0.5) / gw)[None, :, None]
+        grid[..., 2] = (scales / ratios * sy)[None, None, :]
+        grid[..., 3] = (scales * ratios * sx)[None, None, :]
+        out.append(grid.reshape(-1, 4))
+    return np.concatenate(out).astype(np.float32)
+
+
+def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):
+    """A new GraphDef: placeholder ``images`` uint8 ``[?, H, W, 3]`` cast to float replaces the
+    resized image; only the ancestors of the two raw outputs are kept (control edges dropped)."""
+    tf = import_tf()
+    from tensorflow.python.framework import graph_util
+
+    h, w = input_size
+    src_node, _, port = ssd.image.partition(":")
+    image_refs = {ssd.image, src_node} if port in ("", "0") else {ssd.image}
+    out = tf.compat.v1.GraphDef()
+    out.library.CopyFrom(graph_def.library)
+    out.versions.CopyFrom(graph_def.versions)
+    with tf.Graph().as_default() as g:
+        ph = tf.compat.v1.placeholder(tf.uint8, [None, h, w, 3], name=TF_IMAGE_NAME)
+        tf.cast(ph, tf.float32, name=f"{TF_IMAGE_NAME}_float")
+    out.node.extend(g.as_graph_def().node)
+    for node in graph_def.node:
+        new = out.node.add()
+        new.CopyFrom(node)
+        del new.input[:]
+        for inp in node.input:
+            if inp.startswith("^"):
+                continue
+            new.input.append(f"{TF_IMAGE_NAME}_float" if inp in image_refs else inp)
+    keep = [node_name(ssd.boxes), node_name(ssd.classes)]
+    cut = graph_util.extract_sub_graph(out, keep)
+    left = sorted(n.name for n in cut.node if n.op == "Placeholder" and n.name != TF_IMAGE_NAME)
+    if left:
+        raise ConversionError(
+            f"raw outputs still depend on graph inputs {left} besides the resized image {ssd.image}; "
+            "expected the box/class outputs to depend only on it (pass the right tensor with --input_node)"
+        )
+    return cut
+
+
+def run_tf2onnx_graphdef(pb: Path, dst: Path, inputs: list[str], outputs: list[str], opset: int) -> None:
+    """Convert a frozen GraphDef file with the tf2onnx command line (in a subprocess)."""
+    cmd = [sys.executable, "-m", "tf2onnx.convert", "--graphdef", str(pb), "--inputs", ",".join(inputs),
+           "--outputs", ",".join(outputs), "--opset", str(opset), "--output", str(dst)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not dst.exists():
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines
+        raise ConversionError(f"tf2onnx failed on {pb.name}: {errors[-1] if errors else 'no output'}")
+
+
+def parse_label_map_pbtxt(text: str, num_classes: int) -> tuple[str, ...]:
+    """OD API ``label_map.pbtxt`` (``item { id: N  name/display_name: '...' }``) -> labels indexed by id,
+    ``num_classes`` long (id 0 = background, missing ids = '')."""
+    import re
+
+    labels = ["background"] + [""] * (num_classes - 1)
+    for item in re.findall(r"item\s*\{(.*?)\}", text, flags=re.S):
+        m_id = re.search(r"\bid\s*:\s*(\d+)", item)
+        m_name = re.search(r"display_name\s*:\s*[\"'](.*?)[\"']", item) or re.search(r"\bname\s*:\s*[\"'](.*?)[\"']", item)
+        if m_id and m_name:
+            i = int(m_id.group(1))
+            if not 0 < i < num_classes:
+                raise ModelFormatError(f"label map: expected ids 1..{num_classes - 1} for {num_classes} score columns, found id {i}")
+            labels[i] = m_name.group(1)
+    return tuple(labels)
+
+
+def labels_beside(model_path: Path, num_classes: int) -> tuple[str, ...] | None:
+    """Labels from ``labelmap.txt`` / ``label_map.pbtxt`` inside a SavedModel directory or beside
+    the model file (``<model>.txt`` / ``<model>.pbtxt`` too); None when there is none."""
+    from trtssd.models.labels import load_label_file
+
+    base = Path(model_path)
+    dirs = [base, base.parent] if base.is_dir() else [base.parent]
+    stem = base.name.split(".")[0]
+    for d in dirs:
+        for name in ("labelmap.txt", f"{stem}.txt"):
+            if (d / name).is_file():
+                return load_label_file(d / name)
+        for name in ("label_map.pbtxt", f"{stem}.pbtxt"):
+            if (d / name).is_file():
+                return parse_label_map_pbtxt((d / name).read_text(encoding="utf-8"), num_classes)
+    return None
