@@ -105,6 +105,8 @@ class CalibrationCache:
 def make_entropy_calibrator(trt, data: CalibrationData | None, cache: CalibrationCache, input_name: str):
     """An ``IInt8EntropyCalibrator2`` feeding ``data`` to ``input_name`` (device copies through
     cuda-python), reading/writing ``cache``. ``data`` may be None when the cache already exists."""
+    if data is None and cache.read() is None:
+        raise InputError(f"INT8: expected calibration images (--calib_dir) or a calibration cache at {cache.path}, found neither")
     from trtssd.backends import cuda_rt
 
     class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):
@@ -135,6 +137,4 @@ def make_entropy_calibrator(trt, data: CalibrationData | None, cache: Calibratio
                 cuda_rt.free(self._device)
                 self._device = None
 
-    if data is None and cache.read() is None:
-        raise InputError(f"INT8: expected calibration images (--calib_dir) or a calibration cache at {cache.path}, found neither")
     return _EntropyCalibrator()

@@ -99,7 +99,6 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         "sl_end": np.array([info.num_classes], np.int64), "sl_axis": np.array([2], np.int64),
         **{f"c{i}": np.array([i], np.int64) for i in range(5)},
     }
-    g.initializer.extend(_const(p + k, v) for k, v in inits.items())
     nodes = []
 
     def node(op: str, ins: list[str], outs: list[str] | None = None, **attrs) -> list[str]:
@@ -161,6 +160,8 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
     node("Cast", [node("Where", [valid, cls, "zero_i"])[0]], [DET_CLASSES_NAME], to=TensorProto.INT32)
     node("ReduceSum", [node("Cast", [valid], to=TensorProto.INT32)[0], "ax1"], [NUM_NAME], keepdims=0)
 
+    used = {i for n in nodes for i in n.input}
+    g.initializer.extend(_const(p + k, v) for k, v in inits.items() if p + k in used)
     g.node.extend(nodes)
     del g.output[:]
     g.output.extend([
