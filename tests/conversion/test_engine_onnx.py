@@ -214,3 +214,22 @@ def test_coco_subset_map_matches_cpu_detector(cpu_detector, cache):
     print(f"mAP@[.5:.95] CPU detector {map_cpu:.4f}, engine-ready ONNX in ORT {map_ort:.4f}")
     assert map_cpu > 0.1
     assert abs(map_cpu - map_ort) <= 0.002
+
+
+def test_onnxruntime_nms_backend_reloads_only_when_needed(cpu_detector, cache):
+    from trtssd.errors import BackendError
+
+    info = cpu_detector.info
+    images = np.zeros((1, 300, 300, 3), np.uint8)
+    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, info) as backend:
+        with pytest.raises(BackendError, match="returns final detections"):
+            backend.infer(images)
+        num, boxes, scores, classes = backend.detect_raw(images)  # loads the default (min_score) graph
+        assert backend.baked_nms == default_nms(info) and num.dtype == np.int32
+        first = backend.engine_onnx_path
+        backend.detect(images, [(300, 300)], NmsParams(0.5, 0.6, 100, 100))  # higher conf: same graph
+        assert backend.engine_onnx_path == first
+        backend.detect(images, [(300, 300)], NmsParams(0.01, 0.6, 100, 100))  # lower conf: new graph
+        assert backend.baked_nms.score_threshold == 0.01 and backend.engine_onnx_path != first
+        backend.detect(images, [(300, 300)], NmsParams(0.3, 0.5, 100, 100, True))
+        assert backend.baked_nms == NmsParams(0.05, 0.5, 100, 100, True)

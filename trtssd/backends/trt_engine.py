@@ -84,13 +84,17 @@ def validate_precision(precision: str, has_fast_fp16: bool, has_fast_int8: bool,
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """'10.13.0.35' -> (10, 13, 0, 35); non-numeric parts end the tuple."""
+    """'10.13.0.35' -> (10, 13, 0, 35); '10.3.0rc1' -> (10, 3, 0); non-numeric parts end the tuple."""
+    import re
+
     out = []
     for part in text.split("."):
-        digits = "".join(ch for ch in part if ch.isdigit()) if part[:1].isdigit() else ""
-        if not digits:
+        m = re.match(r"\d+", part)
+        if not m:
             break
-        out.append(int(digits))
+        out.append(int(m.group()))
+        if m.end() != len(part):  # '0rc1': a pre-release suffix ends the numeric part
+            break
     return tuple(out)
 
 
