@@ -107,8 +107,11 @@ def make_weights(cfg: TinySsd) -> dict[str, np.ndarray]:
         k = len(s)
         w[f"box{i}"] = rng.normal(0, 0.5 / math.sqrt(c), (1, 1, c, k * 4)).astype(np.float32)
         w[f"boxb{i}"] = rng.normal(0, 0.3, k * 4).astype(np.float32)
-        w[f"cls{i}"] = rng.normal(0, 3.0 / math.sqrt(c), (1, 1, c, k * cfg.num_classes)).astype(np.float32)
-        w[f"clsb{i}"] = rng.normal(-4.0, 1.0, k * cfg.num_classes).astype(np.float32)
+        w[f"cls{i}"] = rng.normal(0, 4.0 / math.sqrt(c), (1, 1, c, k * cfg.num_classes)).astype(np.float32)
+        bias = np.full(k * cfg.num_classes, -8.0, np.float32)
+        hot = rng.choice(bias.size, size=max(1, bias.size // 60), replace=False)  # a few firing channels
+        bias[hot] = rng.normal(-1.5, 0.5, hot.size)
+        w[f"clsb{i}"] = bias
     return w
 
 

@@ -15,11 +15,20 @@ def register(sub) -> None:
     p.add_argument("--model_dir", default=None, help="extra directory searched for model files")
     p.add_argument("-o", "--output", default=None, help="also copy the artifact to this path")
     p.add_argument("--force", action="store_true", help="reconvert even when a cached artifact exists")
+    p.add_argument("--input_node", default=None,
+                   help="TF graphs: tensor holding the resized image in pixel units, fed to the normalisation")
+    p.add_argument("--box_node", default=None, help="TF graphs: raw box-encodings tensor (default: concat)")
+    p.add_argument("--class_node", default=None, help="TF graphs: raw class-scores tensor (default: concat_1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    path, info = ensure_artifact(args.model, args.model_dir, force=args.force)
+    overrides = None
+    if args.input_node or args.box_node or args.class_node:
+        from trtssd.conversion.tfgraph import NodeOverrides
+
+        overrides = NodeOverrides(args.input_node, args.box_node, args.class_node)
+    path, info = ensure_artifact(args.model, args.model_dir, force=args.force, overrides=overrides)
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -238,7 +238,9 @@ def find_ssd_graph(graph_def, overrides: NodeOverrides = NodeOverrides()) -> Ssd
     nearest node names and the override flag when an expected node is missing."""
     nodes = {n.name: n for n in graph_def.node}
     names = list(nodes)
-    anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat"))
+    anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat")) or min(
+        (n for n, nd in nodes.items() if nd.op in ("ConcatV2", "Concat")
+         and _ancestors_match(nodes, n, ("AnchorGenerator",), 3)), key=len, default=None)
     return SsdGraph(
         image=_find_image(nodes, names, overrides.input_node),
         boxes=_find_output(nodes, names, overrides.box_node, "box"),
