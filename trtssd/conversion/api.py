@@ -15,13 +15,25 @@ from trtssd.models.resolve import ResolvedModel, cache_dir, resolve_model, sha25
 from trtssd.models.zoo import MODELS
 
 
-def _resolve_archive(model: str) -> ResolvedModel | None:
-    """A TF1 zoo ``.tar.gz`` given by path (matched to its registry entry by download file name)."""
+def _resolve_tf_source(model: str, model_dir) -> ResolvedModel | None:
+    """TF sources that :func:`resolve_model` does not handle: a TF1 zoo ``.tar.gz`` path (matched
+    to its registry entry by download file name), a TF2 export directory holding ``saved_model/``,
+    and registered TF2 SavedModels (directories; downloaded and unpacked by trtssd.conversion.tf2)."""
+    if model in MODELS:
+        spec = MODELS[model]
+        if spec.source.kind != "tf2_saved_model":
+            return None
+        from trtssd.conversion.tf2 import find_or_fetch_saved_model
+
+        return ResolvedModel(find_or_fetch_saved_model(spec, model_dir), "tf2_saved_model", spec)
     path = Path(model).expanduser()
-    if not (path.name.endswith((".tar.gz", ".tgz")) and path.is_file()):
-        return None
-    spec = next((s for s in MODELS.values() if s.source.url and s.source.url.endswith("/" + path.name)), None)
-    return ResolvedModel(path.resolve(), "tf1_frozen", spec)
+    if path.name.endswith((".tar.gz", ".tgz")) and path.is_file():
+        spec = next((s for s in MODELS.values() if s.source.url and s.source.url.endswith("/" + path.name)), None)
+        return ResolvedModel(path.resolve(), "tf1_frozen", spec)
+    if path.is_dir() and (path / "saved_model" / "saved_model.pb").is_file():
+        spec = next((s for s in MODELS.values() if s.source.filename == path.name), None)
+        return ResolvedModel((path / "saved_model").resolve(), "tf2_saved_model", spec)
+    return None
 
 
 def artifact_cache_path(resolved: ResolvedModel, source_sha256: str, converter: str) -> Path:
@@ -43,9 +55,11 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
 
     ``overrides``: optional :class:`trtssd.conversion.tfgraph.NodeOverrides` (TF graphs only).
     """
-    resolved = _resolve_archive(model) or resolve_model(model, model_dir)
+    resolved = _resolve_tf_source(model, model_dir) or resolve_model(model, model_dir)
     if resolved.kind == "onnx":
         return resolved.path, read_info(resolved.path)
+    if resolved.kind in ("tf1_frozen", "tf2_saved_model"):
+        return _ensure_tf_artifact(resolved, force=force, log=log, overrides=overrides)
     digest = sha256_file(resolved.path)
     if resolved.kind == "tflite":
         from trtssd.conversion import tflite
@@ -63,8 +77,6 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
         )
         log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")
         return dst, info
-    if resolved.kind in ("tf1_frozen", "tf2_saved_model"):
-        return _ensure_tf_artifact(resolved, force=force, log=log, overrides=overrides)
     raise ConversionError(
         f"{resolved.path.name}: expected a TFLite SSD, TF1 frozen graph, TF2 SavedModel or trtssd ONNX artifact, "
         f"found a {resolved.kind} model"
@@ -88,7 +100,8 @@ def _ensure_tf_artifact(resolved: ResolvedModel, *, force: bool, log, overrides)
     log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off)")
     t0 = time.monotonic()
     convert = tf1.convert_tf1 if is_tf1 else tf2.convert_saved_model
-    info = convert(resolved.path, dst, model_name=resolved.name, source_sha256=digest,
+    name = resolved.path.parent.name if resolved.spec is None and resolved.path.name == "saved_model" else resolved.name
+    info = convert(resolved.path, dst, model_name=name, source_sha256=digest,
                    labels_for=lambda n: labels_beside(resolved.path, n) or _labels_for(resolved, n),
                    spec=resolved.spec, overrides=overrides, log=log)
     log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")

@@ -45,6 +45,57 @@ def saved_model_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def find_or_fetch_saved_model(spec: ModelSpec, model_dir: Path | str | None = None) -> Path:
+    """A registered SavedModel's directory: found in the model directories (as ``<filename>/`` or
+    ``<filename>/saved_model/``), else downloaded from ``spec.source.url`` (a zoo .tar.gz) and its
+    ``archive_member`` directory unpacked into ``<model dir>/<filename>``."""
+    import shutil
+    import tarfile
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    from trtssd.errors import ModelNotFoundError
+    from trtssd.models.resolve import DOWNLOAD_TIMEOUT_S, cache_dir, model_dirs, sha256_file
+
+    src = spec.source
+    dirs = model_dirs(model_dir)
+    for d in dirs:
+        for cand in (d / src.filename, d / src.filename / "saved_model"):
+            if (cand / "saved_model.pb").is_file():
+                return cand
+    target = (dirs[0] if model_dir else cache_dir() / "models")
+    where = f"put the SavedModel directory {src.filename}/ into {target} (searched: {', '.join(str(d) for d in dirs)})"
+    if not src.url or not src.archive_member:
+        raise ModelNotFoundError(f"model '{spec.name}' not found: {where}")
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as tmp:
+        archive = Path(tmp) / "model.tar.gz"
+        try:
+            with urllib.request.urlopen(src.url, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(archive, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise ModelNotFoundError(f"model '{spec.name}' not found and its download from {src.url} failed "
+                                     f"({getattr(exc, 'reason', exc)}): {where}") from None
+        digest = sha256_file(archive)
+        if src.sha256 and digest != src.sha256:
+            raise ModelFormatError(f"download of {spec.name} from {src.url}: expected sha256 {src.sha256}, found {digest}")
+        prefix = src.archive_member.rstrip("/") + "/"
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(prefix) and (m.isfile() or m.isdir())]
+            if not members:
+                raise ModelFormatError(f"{src.url}: expected a directory {prefix} in the archive, found none")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, members=members, filter="data")
+            else:  # Python without extraction filters: members are plain files/dirs under prefix
+                tar.extractall(tmp, members=members)
+        final = target / src.filename
+        if final.exists():
+            shutil.rmtree(final)
+        (Path(tmp) / src.archive_member).rename(final)
+    return final
+
+
 def frozen_signature_graph_def(path: Path, signature: str = SIGNATURE):
     """The signature's function as one frozen GraphDef (variables -> constants, calls inlined)."""
     tf = import_tf()

@@ -1,0 +1,71 @@
+"""TF2 SavedModel conversion, on tiny SavedModels with the TF OD API SSD structure (odapi_graphs.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("tf2onnx")
+pytest.importorskip("onnx_graphsurgeon")
+
+from odapi_graphs import TinySsd, run_saved_model, write_saved_model  # noqa: E402
+from test_tf1 import CONF_TH, EGOHANDS_NON_SQUARE, _graph_spec, _images, assert_same_detections  # noqa: E402
+
+from trtssd.conversion.api import ensure_artifact  # noqa: E402
+from trtssd.conversion.tf2 import frozen_signature_graph_def, saved_model_digest  # noqa: E402
+from trtssd.conversion.tfgraph import find_ssd_graph, od_api_anchors  # noqa: E402
+from trtssd.detector import Detector  # noqa: E402
+from trtssd.errors import ModelFormatError  # noqa: E402
+from trtssd.models.labels import COCO_90, EGOHANDS  # noqa: E402
+
+COCO_SQUARE = TinySsd(input_size=(64, 64), num_classes=91, seed=2)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRTSSD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("tf2")
+    return {name: write_saved_model(cfg, d / name / "saved_model")
+            for name, cfg in (("coco", COCO_SQUARE), ("egohands", EGOHANDS_NON_SQUARE))}
+
+
+def test_finds_nodes_in_frozen_signature(saved_models):
+    ssd = find_ssd_graph(frozen_signature_graph_def(saved_models["coco"]))
+    # convert_variables_to_constants_v2 inlines the model call: names gain a call-op prefix
+    assert ssd.boxes.endswith("/concat:0") and ssd.classes.endswith("/concat_1:0")
+    assert "Preprocessor/map/" in ssd.image and ssd.anchors.endswith("Concatenate/concat:0")
+    assert ssd.batch_one and ssd.input_size == COCO_SQUARE.input_size
+    assert ssd.coder_scales == (10.0, 10.0, 5.0, 5.0)
+
+
+@pytest.mark.parametrize("name, cfg, labels", [("coco", COCO_SQUARE, COCO_90), ("egohands", EGOHANDS_NON_SQUARE, EGOHANDS)])
+def test_converted_saved_model_matches_tensorflow(saved_models, name, cfg, labels):
+    # the export directory (parent of saved_model/) is accepted too
+    model = saved_models[name].parent if name == "egohands" else saved_models[name]
+    _, info = ensure_artifact(str(model))
+    assert info.input_size == cfg.input_size and info.labels == labels
+    np.testing.assert_allclose(info.anchors_cyxhw, od_api_anchors(_graph_spec(cfg), cfg.input_size), atol=1e-6, rtol=0)
+    images = _images(cfg, 3, seed=11)
+    tf_out = [run_saved_model(saved_models[name], im[None]) for im in images]  # the signature takes batch 1
+    tf_out = {k: np.concatenate([o[k] for o in tf_out]) for k in tf_out[0]}
+    with Detector(str(model), conf_th=CONF_TH) as det:
+        dets = det.detect_batch([im[..., ::-1].copy() for im in images])  # batch 3 on a batch-1 export
+    assert assert_same_detections(tf_out, dets, cfg) > 0
+
+
+def test_saved_model_digest_tracks_content(saved_models, tmp_path):
+    a = saved_model_digest(saved_models["coco"])
+    assert a == saved_model_digest(saved_models["coco"].parent)
+    assert a != saved_model_digest(saved_models["egohands"])
+
+
+def test_directory_without_saved_model_is_explained(tmp_path):
+    with pytest.raises(ModelFormatError, match="saved_model.pb"):
+        saved_model_digest(tmp_path)
