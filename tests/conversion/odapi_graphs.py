@@ -221,3 +221,31 @@ def write_saved_model(cfg: TinySsd, path: Path) -> Path:
 def run_saved_model(path: Path, image_rgb: np.ndarray) -> dict[str, np.ndarray]:
     fn = tf.saved_model.load(str(path)).signatures["serving_default"]
     return {k: v.numpy() for k, v in fn(input_tensor=tf.constant(image_rgb)).items()}
+
+
+def multiscale_grid_anchors(min_level, max_level, anchor_scale, aspect_ratios, scales_per_octave, im_height, im_width):
+    """TF ops, OD API ``MultiscaleGridAnchorGenerator`` (normalised corners [A, 4]): per level a
+    ``GridAnchorGenerator`` with meshgrid(scales, aspect_ratios) box order, pixel stride 2**level,
+    half-stride offset only where the image size is a multiple of the stride."""
+    scales = [2 ** (i / scales_per_octave) for i in range(scales_per_octave)]
+    grids = []
+    for level in range(min_level, max_level + 1):
+        stride = 2 ** level
+        gh, gw = -(-im_height // stride), -(-im_width // stride)
+        off = [stride / 2.0 if im_height % stride == 0 else 0.0, stride / 2.0 if im_width % stride == 0 else 0.0]
+        scales_grid, ratios_grid = tf.meshgrid(tf.constant(scales, tf.float32), tf.constant(aspect_ratios, tf.float32))
+        scales_grid, ratios_grid = tf.reshape(scales_grid, [-1]), tf.reshape(ratios_grid, [-1])
+        base = anchor_scale * stride
+        heights = scales_grid / tf.sqrt(ratios_grid) * base
+        widths = scales_grid * tf.sqrt(ratios_grid) * base
+        yc = tf.cast(tf.range(gh), tf.float32) * stride + off[0]
+        xc = tf.cast(tf.range(gw), tf.float32) * stride + off[1]
+        k = heights.shape[0]
+        yc = tf.broadcast_to(yc[:, None, None], [gh, gw, k])
+        xc = tf.broadcast_to(xc[None, :, None], [gh, gw, k])
+        hh = tf.broadcast_to(heights[None, None, :], [gh, gw, k])
+        ww = tf.broadcast_to(widths[None, None, :], [gh, gw, k])
+        corners = tf.stack([(yc - 0.5 * hh) / im_height, (xc - 0.5 * ww) / im_width,
+                            (yc + 0.5 * hh) / im_height, (xc + 0.5 * ww) / im_width], axis=-1)
+        grids.append(tf.reshape(corners, [-1, 4]))
+    return tf.concat(grids, axis=0)

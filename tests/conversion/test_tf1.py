@@ -207,3 +207,25 @@ def test_zoo_tar_gz_with_pbtxt_labels(graphs, tmp_path):
 ])
 def test_parse_label_map_pbtxt(text, n, expected):
     assert parse_label_map_pbtxt(text, n) == expected
+
+
+@pytest.mark.parametrize("name, num_classes, min_scale, archive", [
+    ("ssd_mobilenet_v1_coco", 91, 0.2, "ssd_mobilenet_v1_coco_2018_01_28"),
+    ("ssd_mobilenet_v2_coco", 91, 0.2, "ssd_mobilenet_v2_coco_2018_03_29"),
+    ("ssdlite_mobilenet_v2_coco", 91, 0.2, "ssdlite_mobilenet_v2_coco_2018_05_09"),
+    ("ssd_inception_v2_coco", 91, 0.2, "ssd_inception_v2_coco_2018_01_28"),
+    ("ssd_mobilenet_v1_egohands", 2, 0.05, None),
+    ("ssd_mobilenet_v2_egohands", 2, 0.05, None),
+])
+def test_registry_tf1_entries(name, num_classes, min_scale, archive):
+    from trtssd.models.zoo import MODELS
+
+    spec = MODELS[name]
+    assert spec.source.kind == "tf1_frozen" and spec.num_classes == num_classes
+    assert spec.anchors.min_scale == min_scale and spec.input_size == (300, 300)
+    assert od_api_anchors(spec.anchors, spec.input_size).shape == (1917, 4)
+    if archive:
+        assert spec.source.url == f"http://download.tensorflow.org/models/object_detection/{archive}.tar.gz"
+        assert spec.source.archive_member == f"{archive}/frozen_inference_graph.pb"
+    else:  # egohands: trained by the user (no official download)
+        assert spec.source.url is None and spec.source.note

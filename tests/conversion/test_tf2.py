@@ -69,3 +69,21 @@ def test_saved_model_digest_tracks_content(saved_models, tmp_path):
 def test_directory_without_saved_model_is_explained(tmp_path):
     with pytest.raises(ModelFormatError, match="saved_model.pb"):
         saved_model_digest(tmp_path)
+
+
+@pytest.mark.parametrize("input_size", [(320, 320), (640, 640), (320, 480)])
+def test_multiscale_anchors_fpnlite(input_size):
+    """FPNLite (multiscale_anchor_generator levels 3..7, anchor_scale 4, ratios 1/2/0.5, 2 scales per octave)."""
+    from odapi_graphs import multiscale_grid_anchors
+
+    from trtssd.conversion.tfgraph import multiscale_anchors
+    from trtssd.models.spec import MultiscaleAnchorSpec
+
+    spec = MultiscaleAnchorSpec()
+    corners = multiscale_grid_anchors(3, 7, 4.0, (1.0, 2.0, 0.5), 2, *input_size).numpy().astype(np.float64)
+    h, w = corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]
+    expected = np.stack([corners[:, 0] + h / 2, corners[:, 1] + w / 2, h, w], axis=1)
+    ours = multiscale_anchors(spec, input_size)
+    cells = sum(-(-input_size[0] // 2 ** lv) * -(-input_size[1] // 2 ** lv) for lv in range(3, 8))
+    assert ours.shape == (cells * 6, 4)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)

@@ -21,7 +21,7 @@ import numpy as np
 from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, write_info
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME, NodeOverrides, cut_graph_def, evaluate_anchors, find_ssd_graph, load_frozen_graph,
-    od_api_anchors, run_tf2onnx_graphdef,
+    run_tf2onnx_graphdef, spec_anchors,
 )
 from trtssd.errors import ConversionError
 from trtssd.models.spec import BoxCoderSpec, ModelSpec, PostprocessSpec
@@ -44,7 +44,7 @@ def convert_tf1(src: Path, dst: Path, *, model_name: str, source_sha256: str, la
 
 def _resolve_anchors(graph_anchors: np.ndarray | None, spec: ModelSpec | None, input_size: tuple[int, int],
                      where: str) -> np.ndarray:
-    expected = od_api_anchors(spec.anchors, input_size) if spec else None
+    expected = spec_anchors(spec, input_size) if spec else None
     if graph_anchors is None and expected is None:
         raise ConversionError(
             f"{where}: expected a MultipleGridAnchorGenerator anchor tensor (Concatenate/concat) or a registered "

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from trtssd.errors import ConversionError, ModelFormatError
-from trtssd.models.spec import GridAnchorSpec
+from trtssd.models.spec import GridAnchorSpec, ModelSpec, MultiscaleAnchorSpec
 from trtssd.postprocess.priors import layer_box_specs
 
 TF_IMAGE_NAME = "images"  # the placeholder that replaces the resized image inside the TF graph
@@ -238,7 +238,7 @@ def find_ssd_graph(graph_def, overrides: NodeOverrides = NodeOverrides()) -> Ssd
     nearest node names and the override flag when an expected node is missing."""
     nodes = {n.name: n for n in graph_def.node}
     names = list(nodes)
-    anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat")) or min(
+    anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat", "Const")) or min(
         (n for n, nd in nodes.items() if nd.op in ("ConcatV2", "Concat")
          and _ancestors_match(nodes, n, ("AnchorGenerator",), 3)), key=len, default=None)
     return SsdGraph(
@@ -305,6 +305,39 @@ def od_api_anchors(spec: GridAnchorSpec, input_size: tuple[int, int]) -> np.ndar
         grid[..., 3] = (scales * ratios * sx)[None, None, :]
         out.append(grid.reshape(-1, 4))
     return np.concatenate(out).astype(np.float32)
+
+
+def multiscale_anchors(spec: MultiscaleAnchorSpec, input_size: tuple[int, int]) -> np.ndarray:
+    """``MultiscaleGridAnchorGenerator`` anchors ``[A, 4]`` (ycenter, xcenter, h, w) for a static
+    input of ``input_size`` (h, w): level grids of ``ceil(size / 2**l)`` cells, boxes ordered
+    (y, x, aspect ratio, scale); the half-stride offset applies only where the size is a multiple
+    of the stride (as in the OD API)."""
+    ih, iw = input_size
+    scales = np.array([2.0 ** (i / spec.scales_per_octave) for i in range(spec.scales_per_octave)])
+    ratios = np.sqrt(np.array(spec.aspect_ratios, dtype=np.float64))
+    heights = (scales[None, :] / ratios[:, None]).reshape(-1)  # aspect-ratio major, scale minor
+    widths = (scales[None, :] * ratios[:, None]).reshape(-1)
+    out = []
+    for level in range(spec.min_level, spec.max_level + 1):
+        stride = float(2 ** level)
+        base = spec.anchor_scale * stride
+        gh, gw = -(-ih // 2 ** level), -(-iw // 2 ** level)
+        off_y = stride / 2 if ih % stride == 0 else 0.0
+        off_x = stride / 2 if iw % stride == 0 else 0.0
+        grid = np.empty((gh, gw, heights.size, 4), dtype=np.float64)
+        grid[..., 0] = ((np.arange(gh) * stride + off_y) / ih)[:, None, None]
+        grid[..., 1] = ((np.arange(gw) * stride + off_x) / iw)[None, :, None]
+        grid[..., 2] = (heights * base / ih)[None, None, :]
+        grid[..., 3] = (widths * base / iw)[None, None, :]
+        out.append(grid.reshape(-1, 4))
+    return np.concatenate(out).astype(np.float32)
+
+
+def spec_anchors(spec: ModelSpec, input_size: tuple[int, int]) -> np.ndarray:
+    """The anchors a registered model's spec generates for ``input_size`` (h, w)."""
+    if spec.multiscale_anchors is not None:
+        return multiscale_anchors(spec.multiscale_anchors, input_size)
+    return od_api_anchors(spec.anchors, input_size)
 
 
 def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):

@@ -46,6 +46,19 @@ class GridAnchorSpec:
 
 
 @dataclass(frozen=True)
+class MultiscaleAnchorSpec:
+    """TF OD API ``multiscale_anchor_generator`` parameters (multiscale_grid_anchor_generator.py;
+    FPN / FPNLite SSDs): per level ``l`` in ``[min_level, max_level]``, stride ``2**l`` pixels,
+    base size ``anchor_scale * 2**l`` pixels, scales ``2**(i / scales_per_octave)``."""
+
+    min_level: int = 3
+    max_level: int = 7
+    anchor_scale: float = 4.0
+    aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5)
+    scales_per_octave: int = 2
+
+
+@dataclass(frozen=True)
 class BoxCoderSpec:
     """TF OD API ``FasterRcnnBoxCoder`` scale factors (box_coders/faster_rcnn_box_coder.py):
     encodings are ``(ty*y_scale, tx*x_scale, th*h_scale, tw*w_scale)``."""
@@ -87,6 +100,7 @@ class ModelSpec:
     anchors: GridAnchorSpec = field(default_factory=GridAnchorSpec)
     box_coder: BoxCoderSpec = field(default_factory=BoxCoderSpec)
     postprocess: PostprocessSpec = field(default_factory=PostprocessSpec)
+    multiscale_anchors: MultiscaleAnchorSpec | None = None  # set for FPN models (replaces ``anchors``)
 
     @property
     def num_classes(self) -> int:

@@ -7,7 +7,7 @@ import difflib
 
 from trtssd.errors import ModelNotFoundError
 from trtssd.models.labels import COCO_90, EGOHANDS
-from trtssd.models.spec import GridAnchorSpec, ModelSource, ModelSpec, PostprocessSpec
+from trtssd.models.spec import GridAnchorSpec, ModelSource, ModelSpec, MultiscaleAnchorSpec, PostprocessSpec
 
 _TF1_ZOO = "http://download.tensorflow.org/models/object_detection"
 _EGOHANDS_NOTE = (
@@ -31,6 +31,25 @@ def _tf1(name: str, archive: str, description: str, labels=COCO_90, anchors=Grid
         ),
         labels=labels,
         anchors=anchors,
+    )
+
+
+def _tf2(name: str, archive: str, description: str, input_size: tuple[int, int],
+         multiscale: MultiscaleAnchorSpec | None = None) -> ModelSpec:
+    """A TF2 detection zoo SavedModel (pipeline.config values from the official configs/tf2)."""
+    return ModelSpec(
+        name=name,
+        description=description,
+        source=ModelSource(
+            filename=archive,  # a directory: <model dir>/<archive>/saved_model/saved_model.pb
+            kind="tf2_saved_model",
+            url=f"{_TF1_ZOO}/tf2/20200711/{archive}.tar.gz",
+            sha256=None,  # upstream publishes no checksum
+            archive_member=f"{archive}/saved_model",
+        ),
+        labels=COCO_90,
+        input_size=input_size,
+        multiscale_anchors=multiscale,
     )
 
 
@@ -60,6 +79,13 @@ MODELS: dict[str, ModelSpec] = {
             "ssd_mobilenet_v1_egohands", "", "SSD MobileNet v1 trained on EgoHands (hand detector)",
             labels=EGOHANDS, anchors=GridAnchorSpec(min_scale=0.05), note=_EGOHANDS_NOTE,
         ),
+        # TF2 zoo: the "320x320" SSD MobileNet v2 config resizes to 300x300 (fixed_shape_resizer).
+        _tf2("ssd_mobilenet_v2_320x320_coco17", "ssd_mobilenet_v2_320x320_coco17_tpu-8",
+             "TF2 zoo SSD MobileNet v2 320x320 (SavedModel; 300x300 input, COCO)", (300, 300)),
+        _tf2("ssd_mobilenet_v2_fpnlite_320x320_coco17", "ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8",
+             "TF2 zoo SSD MobileNet v2 FPNLite 320x320 (SavedModel, COCO)", (320, 320), MultiscaleAnchorSpec()),
+        _tf2("ssd_mobilenet_v2_fpnlite_640x640_coco17", "ssd_mobilenet_v2_fpnlite_640x640_coco17_tpu-8",
+             "TF2 zoo SSD MobileNet v2 FPNLite 640x640 (SavedModel, COCO)", (640, 640), MultiscaleAnchorSpec()),
         _tf1(
             "ssd_mobilenet_v2_egohands", "", "SSD MobileNet v2 trained on EgoHands (hand detector)",
             labels=EGOHANDS, anchors=GridAnchorSpec(min_scale=0.05), note=_EGOHANDS_NOTE,
