@@ -38,6 +38,13 @@ def test_is_available_false_without_tensorrt(no_tensorrt):
     assert trt_backend.is_available() is False
 
 
+def test_is_available_needs_cuda_python(monkeypatch):
+    _fake_tensorrt(monkeypatch, "10.13.0.35")
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert trt_backend.is_available() is False
+
+
 def test_auto_falls_back_without_tensorrt(no_tensorrt):
     assert resolve_backend_name("auto") != "tensorrt"
 
@@ -58,7 +65,6 @@ def test_clear_error_without_tensorrt(no_tensorrt, make):
 @pytest.mark.parametrize("version,ok", [("8.6.1", False), ("9.3.0.1", False), ("10.0.1.6", True), ("10.13.0.35", True)])
 def test_version_gate(monkeypatch, version, ok):
     module = _fake_tensorrt(monkeypatch, version)
-    assert trt_backend.is_available() is True
     if ok:
         assert trt_backend.import_tensorrt() is module
     else:

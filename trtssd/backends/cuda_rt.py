@@ -26,6 +26,11 @@ def _cudart():
     return cudart
 
 
+def require() -> None:
+    """Raise BackendError (with the install command) when cuda-python is missing."""
+    _cudart()
+
+
 def check(result, what: str = "CUDA call"):
     """Unpack a cuda-python ``(err, *values)`` result: the value(s), or raise BackendError."""
     cudart = _cudart()

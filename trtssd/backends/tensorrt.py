@@ -33,11 +33,18 @@ INSTALL_HINT = (
 
 
 def is_available() -> bool:
-    """True when ``import tensorrt`` works (used by ``--backend auto``)."""
+    """True when ``tensorrt`` and cuda-python both import (used by ``--backend auto``)."""
     try:
         import tensorrt  # noqa: F401
     except Exception:  # ImportError, or OSError when libnvinfer is missing
         return False
+    try:
+        from cuda.bindings import runtime  # noqa: F401
+    except Exception:
+        try:
+            from cuda import cudart  # noqa: F401  (cuda-python < 12.6)
+        except Exception:
+            return False
     return True
 
 
@@ -70,6 +77,7 @@ class TensorRTBackend(FinalDetectionsBackend):
         self._trt = import_tensorrt()
         from trtssd.backends import cuda_rt
 
+        cuda_rt.require()  # fail now, with the install line, rather than at the first frame
         self._cuda = cuda_rt
         self._engine_file = Path(engine) if engine else None
         self._log = log
