@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from trtssd.models.spec import GridAnchorSpec
+from trtssd.postprocess.boxes import box_iou
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
@@ -249,3 +252,42 @@ def multiscale_grid_anchors(min_level, max_level, anchor_scale, aspect_ratios, s
                             (yc + 0.5 * hh) / im_height, (xc + 0.5 * ww) / im_width], axis=-1)
         grids.append(tf.reshape(corners, [-1, 4]))
     return tf.concat(grids, axis=0)
+
+
+EGOHANDS_NON_SQUARE = TinySsd(input_size=(48, 80), num_classes=2, min_scale=0.05, seed=1)
+CONF_TH = 0.5  # detections compared: TF and trtssd scores >= this
+
+
+def graph_spec(cfg: TinySsd, **anchor_changes) -> GridAnchorSpec:
+    return replace(GridAnchorSpec(min_scale=cfg.min_scale, max_scale=cfg.max_scale, aspect_ratios=cfg.aspect_ratios,
+                                  feature_map_sizes=cfg.feature_map_sizes), **anchor_changes)
+
+
+def make_images(cfg: TinySsd, n: int, seed: int) -> np.ndarray:
+    """Smooth random RGB images of the model's input size (so the resize is the identity)."""
+    rng = np.random.default_rng(seed)
+    h, w = cfg.input_size
+    small = rng.integers(0, 256, (n, h // 8, w // 8, 3)).astype(np.float32)
+    return np.clip(np.repeat(np.repeat(small, 8, 1), 8, 2) + rng.normal(0, 20, (n, h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def assert_same_detections(tf_out: dict, dets: list, cfg: TinySsd, conf_th: float = CONF_TH) -> int:
+    """TF end-to-end detections (scores >= conf_th) == trtssd detections: same count, classes,
+    IoU >= 0.9 and scores within 1e-3. Returns the number of detections compared."""
+    h, w = cfg.input_size
+    total = 0
+    for i, det in enumerate(dets):
+        keep = tf_out["detection_scores"][i] >= conf_th
+        boxes = tf_out["detection_boxes"][i][keep][:, [1, 0, 3, 2]] * np.array([w, h, w, h], np.float32)
+        classes = tf_out["detection_classes"][i][keep].astype(np.int64)
+        scores = tf_out["detection_scores"][i][keep]
+        assert len(det.confidence) == len(scores), f"image {i}: trtssd {len(det.confidence)} vs TF {len(scores)}"
+        if len(scores) == 0:
+            continue
+        iou = box_iou(boxes, det.xyxy)
+        same_class = classes[:, None] == det.class_id[None, :]
+        best = np.where(same_class, iou, -1).argmax(axis=1)
+        assert (np.where(same_class, iou, -1).max(axis=1) >= 0.9).all()
+        np.testing.assert_allclose(det.confidence[best], scores, atol=1e-3)
+        total += len(scores)
+    return total

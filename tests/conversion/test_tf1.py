@@ -15,7 +15,10 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnx_graphsurgeon")
 
-from odapi_graphs import TinySsd, multiple_grid_anchors, run_frozen_graph, ssd_box_specs, write_frozen_graph  # noqa: E402
+from odapi_graphs import (  # noqa: E402
+    CONF_TH, EGOHANDS_NON_SQUARE, TinySsd, assert_same_detections, graph_spec, multiple_grid_anchors, run_frozen_graph,
+    ssd_box_specs, make_images, write_frozen_graph,
+)
 
 from trtssd.conversion.api import ensure_artifact  # noqa: E402
 from trtssd.conversion.tf1 import convert_tf1  # noqa: E402
@@ -26,12 +29,9 @@ from trtssd.detector import Detector  # noqa: E402
 from trtssd.errors import ConversionError  # noqa: E402
 from trtssd.models.labels import COCO_90, EGOHANDS, default_labels  # noqa: E402
 from trtssd.models.spec import GridAnchorSpec, ModelSource, ModelSpec  # noqa: E402
-from trtssd.postprocess.boxes import box_iou  # noqa: E402
 from trtssd.postprocess.priors import grid_anchors_cyxhw  # noqa: E402
 
 COCO_SQUARE = TinySsd(input_size=(64, 64), num_classes=91, seed=0)
-EGOHANDS_NON_SQUARE = TinySsd(input_size=(48, 80), num_classes=2, min_scale=0.05, seed=1)
-CONF_TH = 0.5
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +42,6 @@ def _cache(tmp_path, monkeypatch):
 def _corners_to_cyxhw(c: np.ndarray) -> np.ndarray:
     h, w = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
     return np.stack([c[:, 0] + h / 2, c[:, 1] + w / 2, h, w], axis=1)
-
-
-def _graph_spec(cfg: TinySsd, **anchor_changes) -> GridAnchorSpec:
-    return replace(GridAnchorSpec(min_scale=cfg.min_scale, max_scale=cfg.max_scale, aspect_ratios=cfg.aspect_ratios,
-                                  feature_map_sizes=cfg.feature_map_sizes), **anchor_changes)
 
 
 @pytest.mark.parametrize("min_scale, input_size, count", [
@@ -86,44 +81,14 @@ def test_finds_od_api_nodes(graphs, name, cfg):
     assert ssd.score_activation == "sigmoid"
 
 
-def _images(cfg: TinySsd, n: int, seed: int) -> np.ndarray:
-    """Smooth random RGB images of the model's input size (so the resize is the identity)."""
-    rng = np.random.default_rng(seed)
-    h, w = cfg.input_size
-    small = rng.integers(0, 256, (n, h // 8, w // 8, 3)).astype(np.float32)
-    return np.clip(np.repeat(np.repeat(small, 8, 1), 8, 2) + rng.normal(0, 20, (n, h, w, 3)), 0, 255).astype(np.uint8)
-
-
-def assert_same_detections(tf_out: dict, dets: list, cfg: TinySsd, conf_th: float = CONF_TH) -> int:
-    """TF end-to-end detections (scores >= conf_th) == trtssd detections: same count, classes,
-    IoU >= 0.9 and scores within 1e-3. Returns the number of detections compared."""
-    h, w = cfg.input_size
-    total = 0
-    for i, det in enumerate(dets):
-        keep = tf_out["detection_scores"][i] >= conf_th
-        boxes = tf_out["detection_boxes"][i][keep][:, [1, 0, 3, 2]] * np.array([w, h, w, h], np.float32)
-        classes = tf_out["detection_classes"][i][keep].astype(np.int64)
-        scores = tf_out["detection_scores"][i][keep]
-        assert len(det.confidence) == len(scores), f"image {i}: trtssd {len(det.confidence)} vs TF {len(scores)}"
-        if len(scores) == 0:
-            continue
-        iou = box_iou(boxes, det.xyxy)
-        same_class = classes[:, None] == det.class_id[None, :]
-        best = np.where(same_class, iou, -1).argmax(axis=1)
-        assert (np.where(same_class, iou, -1).max(axis=1) >= 0.9).all()
-        np.testing.assert_allclose(det.confidence[best], scores, atol=1e-3)
-        total += len(scores)
-    return total
-
-
 @pytest.mark.parametrize("name, cfg, labels", [("coco", COCO_SQUARE, COCO_90), ("egohands", EGOHANDS_NON_SQUARE, EGOHANDS)])
 def test_converted_frozen_graph_matches_tensorflow(graphs, name, cfg, labels):
     path, info = ensure_artifact(str(graphs[name]))
     assert info.input_size == cfg.input_size
     assert info.labels == labels  # default labels for 91 / 2 score columns
     assert info.score_activation == "sigmoid"
-    np.testing.assert_allclose(info.anchors_cyxhw, od_api_anchors(_graph_spec(cfg), cfg.input_size), atol=1e-6, rtol=0)
-    images = _images(cfg, 3, seed=7)
+    np.testing.assert_allclose(info.anchors_cyxhw, od_api_anchors(graph_spec(cfg), cfg.input_size), atol=1e-6, rtol=0)
+    images = make_images(cfg, 3, seed=7)
     with Detector(graphs[name], conf_th=CONF_TH) as det:
         dets = det.detect_batch([im[..., ::-1].copy() for im in images])  # Detector takes BGR
     compared = assert_same_detections(run_frozen_graph(graphs[name], images), dets, cfg)
@@ -133,11 +98,11 @@ def test_converted_frozen_graph_matches_tensorflow(graphs, name, cfg, labels):
 def test_registered_spec_anchors_are_checked(graphs, tmp_path):
     cfg = EGOHANDS_NON_SQUARE
     good = ModelSpec(name="tiny_hands", description="", source=ModelSource("tiny_hands.pb", "tf1_frozen"),
-                     labels=EGOHANDS, input_size=cfg.input_size, anchors=_graph_spec(cfg))
+                     labels=EGOHANDS, input_size=cfg.input_size, anchors=graph_spec(cfg))
     info = convert_tf1(graphs["egohands"], tmp_path / "good.onnx", model_name="tiny_hands", source_sha256="0",
                        labels_for=default_labels, spec=good)
     assert info.num_anchors == od_api_anchors(good.anchors, cfg.input_size).shape[0]
-    bad = replace(good, anchors=_graph_spec(cfg, min_scale=0.2))  # the COCO min scale on an egohands graph
+    bad = replace(good, anchors=graph_spec(cfg, min_scale=0.2))  # the COCO min scale on an egohands graph
     with pytest.raises(ConversionError, match="differ from the spec"):
         convert_tf1(graphs["egohands"], tmp_path / "bad.onnx", model_name="tiny_hands", source_sha256="0",
                     labels_for=default_labels, spec=bad)

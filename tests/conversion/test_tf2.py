@@ -11,8 +11,10 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnx_graphsurgeon")
 
-from odapi_graphs import TinySsd, run_saved_model, write_saved_model  # noqa: E402
-from test_tf1 import CONF_TH, EGOHANDS_NON_SQUARE, _graph_spec, _images, assert_same_detections  # noqa: E402
+from odapi_graphs import (  # noqa: E402
+    CONF_TH, EGOHANDS_NON_SQUARE, TinySsd, assert_same_detections, graph_spec, run_saved_model, make_images,
+    write_saved_model,
+)
 
 from trtssd.conversion.api import ensure_artifact  # noqa: E402
 from trtssd.conversion.tf2 import frozen_signature_graph_def, saved_model_digest  # noqa: E402
@@ -51,8 +53,8 @@ def test_converted_saved_model_matches_tensorflow(saved_models, name, cfg, label
     model = saved_models[name].parent if name == "egohands" else saved_models[name]
     _, info = ensure_artifact(str(model))
     assert info.input_size == cfg.input_size and info.labels == labels
-    np.testing.assert_allclose(info.anchors_cyxhw, od_api_anchors(_graph_spec(cfg), cfg.input_size), atol=1e-6, rtol=0)
-    images = _images(cfg, 3, seed=11)
+    np.testing.assert_allclose(info.anchors_cyxhw, od_api_anchors(graph_spec(cfg), cfg.input_size), atol=1e-6, rtol=0)
+    images = make_images(cfg, 3, seed=11)
     tf_out = [run_saved_model(saved_models[name], im[None]) for im in images]  # the signature takes batch 1
     tf_out = {k: np.concatenate([o[k] for o in tf_out]) for k in tf_out[0]}
     with Detector(str(model), conf_th=CONF_TH) as det:
@@ -87,3 +89,16 @@ def test_multiscale_anchors_fpnlite(input_size):
     cells = sum(-(-input_size[0] // 2 ** lv) * -(-input_size[1] // 2 ** lv) for lv in range(3, 8))
     assert ours.shape == (cells * 6, 4)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+
+
+def test_registered_saved_model_found_in_model_dir_and_checked(saved_models, tmp_path):
+    """A registered TF2 name is looked up as <model_dir>/<archive name>/saved_model; the registry's
+    input size (300x300) is checked against the graph's resize (64x64 here)."""
+    import shutil
+
+    from trtssd.errors import ConversionError
+
+    dst = tmp_path / "models" / "ssd_mobilenet_v2_320x320_coco17_tpu-8" / "saved_model"
+    shutil.copytree(saved_models["coco"], dst)
+    with pytest.raises(ConversionError, match=r"expected input size \(300, 300\).*found \(64, 64\)"):
+        ensure_artifact("ssd_mobilenet_v2_320x320_coco17", tmp_path / "models")
