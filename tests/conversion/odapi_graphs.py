@@ -3,7 +3,8 @@
 
 Structure (as exported by object_detection/exporter.py and exporter_lib_v2.py):
 ``image_tensor`` uint8 -> ``ToFloat`` -> ``Preprocessor/map`` (per-image ``ResizeImage`` bilinear,
-align_corners=False) -> ``Preprocessor/mul``/``sub`` ((2/255) x - 1) -> ``FeatureExtractor/...``
+align_corners=False) -> ``Preprocessor/mul``/``sub`` ((2/255) x - 1; with ``normalize_first``, as
+newer OD API SSDs do, the normalisation comes before the resize) -> ``FeatureExtractor/...``
 strided convs -> ``BoxPredictor_i/{BoxEncodingPredictor,ClassPredictor}`` 1x1 convs -> reshapes ->
 ``concat`` [N, A, 1, 4] / ``concat_1`` [N, A, C]; ``MultipleGridAnchorGenerator`` +
 ``Concatenate/concat`` anchors (corners); ``Postprocessor/Decode`` (FasterRcnnBoxCoder, scales
@@ -45,6 +46,7 @@ class TinySsd:
     aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5, 3.0, 0.3333)
     num_layers: int = 4
     seed: int = 0
+    normalize_first: bool = False  # newer OD API SSDs (TF2 exports): (2/255) x - 1, then resize
 
     @property
     def feature_map_sizes(self) -> tuple[tuple[int, int], ...]:
@@ -129,8 +131,10 @@ def ssd_graph(image_tensor, cfg: TinySsd, w: dict) -> dict:
             with tf1.name_scope("ResizeImage"):
                 return tf1.image.resize_images(im, tf.constant([h, w_], name="size"), align_corners=False)
 
-        resized = tf.map_fn(resize, x)
-        x = (2.0 / 255.0) * resized - 1.0
+        if cfg.normalize_first:
+            x = tf.map_fn(resize, (2.0 / 255.0) * x - 1.0)
+        else:
+            x = (2.0 / 255.0) * tf.map_fn(resize, x) - 1.0
     maps = []
     with tf1.name_scope("FeatureExtractor"):
         for i in range(2 + cfg.num_layers):

@@ -194,3 +194,20 @@ def test_registry_tf1_entries(name, num_classes, min_scale, archive):
         assert spec.source.archive_member == f"{archive}/frozen_inference_graph.pb"
     else:  # egohands: trained by the user (no official download)
         assert spec.source.url is None and spec.source.note
+
+
+@pytest.mark.parametrize("normalize_first, expected_ops", [
+    (False, []),             # 2018 zoo graphs: resize, then (2/255) x - 1 (kept in the cut graph)
+    (True, ["Mul", "Sub"]),  # newer OD API SSDs: normalise, then resize (re-created on the new input)
+])
+def test_normalisation_order(tmp_path, normalize_first, expected_ops):
+    from trtssd.conversion.tfgraph import normalisation_before_image
+
+    cfg = replace(EGOHANDS_NON_SQUARE, normalize_first=normalize_first)
+    pb = write_frozen_graph(cfg, tmp_path / "g.pb")
+    gd = load_frozen_graph(pb)
+    assert [n.op for n in normalisation_before_image(gd, find_ssd_graph(gd))] == expected_ops
+    images = make_images(cfg, 2, seed=3)
+    with Detector(pb, conf_th=CONF_TH) as det:
+        dets = det.detect_batch([im[..., ::-1].copy() for im in images])
+    assert assert_same_detections(run_frozen_graph(pb, images), dets, cfg) > 0

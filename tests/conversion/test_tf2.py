@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,9 @@ from trtssd.detector import Detector  # noqa: E402
 from trtssd.errors import ModelFormatError  # noqa: E402
 from trtssd.models.labels import COCO_90, EGOHANDS  # noqa: E402
 
-COCO_SQUARE = TinySsd(input_size=(64, 64), num_classes=91, seed=2)
+# TF2 OD API SSDs normalise before resizing (ssd_meta_arch.preprocess)
+COCO_SQUARE = TinySsd(input_size=(64, 64), num_classes=91, seed=2, normalize_first=True)
+EGOHANDS_NON_SQUARE = replace(EGOHANDS_NON_SQUARE, normalize_first=True)
 
 
 @pytest.fixture(autouse=True)

@@ -210,7 +210,7 @@ def _find_coder_scales(nodes: dict) -> tuple[float, float, float, float] | None:
             if v is None or v.size != 1 or float(v) <= 0:
                 break
             vals.append(float(v))
-        if len(vals) == 4:
+        if len(vals) == 4 and vals != [2.0] * 4:  # all 2.0: the box-size halvings of a coder without scales
             return tuple(vals)
     return None
 
@@ -340,8 +340,48 @@ def spec_anchors(spec: ModelSpec, input_size: tuple[int, int]) -> np.ndarray:
     return od_api_anchors(spec.anchors, input_size)
 
 
+_ELEMENTWISE = {"Cast", "Identity", "Mul", "Sub", "Add", "AddV2", "RealDiv", "Div", "Neg", "Maximum", "Minimum"}
+_ARITHMETIC = _ELEMENTWISE - {"Cast", "Identity"}
+
+
+def normalisation_before_image(graph_def, ssd: SsdGraph) -> list:
+    """Arithmetic nodes applied to the graph's image input *before* ``ssd.image`` (newer OD API
+    SSDs normalise, then resize), in order; empty when the normalisation comes after it (2018 zoo
+    graphs resize first). Follows single elementwise consumers with constant operands."""
+    nodes = {n.name: n for n in graph_def.node}
+    consumers: dict[str, list] = {}
+    for n in graph_def.node:
+        for inp in n.input:
+            if not inp.startswith("^"):
+                consumers.setdefault(inp[:-2] if inp.endswith(":0") else inp, []).append(n)
+    image_node = node_name(ssd.image)
+
+    def is_const(ref: str) -> bool:
+        return _is_const_ref(nodes, ref)
+
+    chain = []
+    for ph in ssd.placeholders:
+        if node_name(ph) == image_node:
+            return []
+        cur = node_name(ph)
+        while True:
+            nxt = [c for c in consumers.get(cur, []) if c.op in _ELEMENTWISE
+                   and all(is_const(i) for i in c.input if not i.startswith("^") and node_name(i) != cur)]
+            if len(nxt) != 1:
+                break
+            if nxt[0].name == image_node:
+                return []  # the image tensor itself is on the chain: normalisation comes after it
+            chain.append(nxt[0])
+            cur = nxt[0].name
+        if any(n.op in _ARITHMETIC for n in chain):
+            return [n for n in chain if n.op in _ARITHMETIC]
+        chain = []
+    return []
+
+
 def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):
-    """A new GraphDef: placeholder ``images`` uint8 ``[?, H, W, 3]`` cast to float replaces the
+    """A new GraphDef: placeholder ``images`` uint8 ``[?, H, W, 3]`` cast to float (and, where the
+    graph normalises before resizing, put through copies of that normalisation) replaces the
     resized image; only the ancestors of the two raw outputs are kept (control edges dropped)."""
     tf = import_tf()
     from tensorflow.python.framework import graph_util
@@ -356,6 +396,19 @@ def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):
         ph = tf.compat.v1.placeholder(tf.uint8, [None, h, w, 3], name=TF_IMAGE_NAME)
         tf.cast(ph, tf.float32, name=f"{TF_IMAGE_NAME}_float")
     out.node.extend(g.as_graph_def().node)
+    replacement = f"{TF_IMAGE_NAME}_float"
+    for i, norm in enumerate(normalisation_before_image(graph_def, ssd)):
+        copy = out.node.add()
+        copy.CopyFrom(norm)
+        copy.name = f"{TF_IMAGE_NAME}_norm_{i}"
+        nodes = {n.name: n for n in graph_def.node}
+        prev = {node_name(x) for x in norm.input if not _is_const_ref(nodes, x)}
+        del copy.input[:]
+        for inp in norm.input:
+            if inp.startswith("^"):
+                continue
+            copy.input.append(replacement if node_name(inp) in prev else inp)
+        replacement = copy.name
     for node in graph_def.node:
         new = out.node.add()
         new.CopyFrom(node)
@@ -363,7 +416,7 @@ def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):
         for inp in node.input:
             if inp.startswith("^"):
                 continue
-            new.input.append(f"{TF_IMAGE_NAME}_float" if inp in image_refs else inp)
+            new.input.append(replacement if inp in image_refs else inp)
     keep = [node_name(ssd.boxes), node_name(ssd.classes)]
     cut = graph_util.extract_sub_graph(out, keep)
     left = sorted(n.name for n in cut.node if n.op == "Placeholder" and n.name != TF_IMAGE_NAME)
@@ -373,6 +426,14 @@ def cut_graph_def(graph_def, ssd: SsdGraph, input_size: tuple[int, int]):
             "expected the box/class outputs to depend only on it (pass the right tensor with --input_node)"
         )
     return cut
+
+
+def _is_const_ref(nodes: dict, ref: str) -> bool:
+    """Whether tensor ``ref`` is a Const (possibly behind Identity nodes)."""
+    nd = nodes.get(node_name(ref))
+    while nd is not None and nd.op == "Identity":
+        nd = nodes.get(node_name(nd.input[0]))
+    return nd is not None and nd.op == "Const"
 
 
 def run_tf2onnx_graphdef(pb: Path, dst: Path, inputs: list[str], outputs: list[str], opset: int) -> None:
