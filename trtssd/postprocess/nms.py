@@ -9,6 +9,7 @@ each anchor keeps only its best class and one class-agnostic NMS runs over all a
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,13 +38,20 @@ class NmsParams:
             )
 
 
-def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, max_output: int | None = None) -> np.ndarray:
-    """Greedy NMS over ``[N, 4]`` boxes and ``[N]`` scores -> int64 indices kept, best first."""
+def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, max_output: int | None = None,
+        stop_below: float | None = None) -> np.ndarray:
+    """Greedy NMS over ``[N, 4]`` boxes and ``[N]`` scores -> int64 indices kept, best first.
+
+    ``max_output`` stops after that many boxes; ``stop_below`` stops at the first remaining box
+    scoring below it (the boxes kept so far are exactly those plain NMS keeps first).
+    """
     order = np.argsort(-scores, kind="stable")
     areas = box_area(boxes_xyxy)
     keep: list[int] = []
     while order.size and (max_output is None or len(keep) < max_output):
         i = order[0]
+        if stop_below is not None and scores[i] < stop_below:
+            break
         keep.append(int(i))
         rest = order[1:]
         lt = np.maximum(boxes_xyxy[i, :2], boxes_xyxy[rest, :2])
@@ -92,17 +100,30 @@ def multiclass_nms(
         sel = anchors[keep]
         return boxes_xyxy[sel], best_scores[sel], best[sel].astype(np.int64) + 1
 
-    anchor_idx, class_idx = np.nonzero(fg > params.score_threshold)
-    cand_scores = fg[anchor_idx, class_idx]
-    cand_boxes = boxes_xyxy[anchor_idx]
-    keep = batched_nms(cand_boxes, cand_scores, class_idx, params.iou_threshold)
-    # ``keep`` is best-first, so capping each class at its first max_per_class entries equals
-    # running NMS per class with max_output_size=max_per_class.
-    kept_classes = class_idx[keep]
-    rank_in_class = np.zeros(len(keep), dtype=np.int64)
-    counts: dict[int, int] = {}
-    for j, c in enumerate(kept_classes.tolist()):
-        rank_in_class[j] = counts.get(c, 0)
-        counts[c] = rank_in_class[j] + 1
-    keep = keep[rank_in_class < params.max_per_class][: params.max_total]
-    return cand_boxes[keep], cand_scores[keep], class_idx[keep].astype(np.int64) + 1
+    # Per class, as the OD API does; each NMS stops after max_per_class boxes. Classes run best
+    # first, and a class's NMS also stops at boxes scoring below the current max_total-th best kept
+    # score: such boxes can never reach the final top max_total, so the result is unchanged while
+    # the work at low score thresholds (1e-2 .. 1e-8, for mAP) drops by orders of magnitude.
+    best_kept: list[float] = []  # min-heap of the max_total best scores kept so far
+    out_boxes, out_scores, out_classes = [], [], []
+    class_max = fg.max(axis=0)
+    for c in np.argsort(-class_max, kind="stable"):
+        floor = best_kept[0] if len(best_kept) == params.max_total else None
+        if class_max[c] <= params.score_threshold or (floor is not None and class_max[c] < floor):
+            continue
+        cand = np.nonzero(fg[:, c] > params.score_threshold)[0]
+        keep = cand[nms(boxes_xyxy[cand], fg[cand, c], params.iou_threshold, params.max_per_class, floor)]
+        kept_scores = fg[keep, c]
+        for sc in kept_scores.tolist():
+            if len(best_kept) < params.max_total:
+                heapq.heappush(best_kept, sc)
+            elif sc > best_kept[0]:
+                heapq.heapreplace(best_kept, sc)
+        out_boxes.append(boxes_xyxy[keep])
+        out_scores.append(kept_scores)
+        out_classes.append(np.full(len(keep), c + 1, dtype=np.int64))
+    if not out_scores:
+        return np.zeros((0, 4), boxes_xyxy.dtype), np.zeros(0, scores.dtype), np.zeros(0, np.int64)
+    all_scores = np.concatenate(out_scores)
+    order = np.argsort(-all_scores, kind="stable")[: params.max_total]
+    return np.concatenate(out_boxes)[order], all_scores[order], np.concatenate(out_classes)[order]

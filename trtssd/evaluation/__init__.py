@@ -1,0 +1,1 @@
+"""Accuracy evaluation (COCO mAP with pycocotools)."""

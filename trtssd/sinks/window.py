@@ -1,0 +1,55 @@
+"""OpenCV window: ESC or Q quits, F toggles fullscreen, closing the window stops."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from trtssd.detections import Detections
+from trtssd.errors import InputError
+from trtssd.sinks.base import Sink
+from trtssd.sources.base import Frame
+
+KEY_ESC = 27
+
+
+class WindowSink(Sink):
+    def __init__(self, title: str = "trtssd", width: int | None = None, height: int | None = None) -> None:
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            raise InputError(
+                f"display: expected a GUI-capable OpenCV and a display (DISPLAY set), found none ({str(exc).strip().splitlines()[-1]}); "
+                "use --headless"
+            ) from None
+        if width and height:
+            cv2.resizeWindow(title, width, height)
+        self._fullscreen = False
+        self._stop = False
+        self._shown = False
+
+    def write(self, frame: Frame, detections: Detections, annotated: np.ndarray | None) -> None:
+        if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            self._stop = True
+            return
+        cv2.imshow(self.title, annotated if annotated is not None else frame.image)
+        self._shown = True
+        key = cv2.waitKey(1) & 0xFF
+        if key in (KEY_ESC, ord("q"), ord("Q")):
+            self._stop = True
+        elif key in (ord("f"), ord("F")):
+            self._fullscreen = not self._fullscreen
+            cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN,
+                                  cv2.WINDOW_FULLSCREEN if self._fullscreen else cv2.WINDOW_NORMAL)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+        except cv2.error:
+            pass
