@@ -131,10 +131,15 @@ def ssd_graph(image_tensor, cfg: TinySsd, w: dict) -> dict:
             with tf1.name_scope("ResizeImage"):
                 return tf1.image.resize_images(im, tf.constant([h, w_], name="size"), align_corners=False)
 
+        def resize_all(images):  # shape_utils.static_or_dynamic_map_fn: unstack when the batch is static
+            if images.shape[0] is not None:
+                return tf.stack([resize(im) for im in tf.unstack(images)])
+            return tf.map_fn(resize, images)
+
         if cfg.normalize_first:
-            x = tf.map_fn(resize, (2.0 / 255.0) * x - 1.0)
+            x = resize_all((2.0 / 255.0) * x - 1.0)
         else:
-            x = (2.0 / 255.0) * tf.map_fn(resize, x) - 1.0
+            x = (2.0 / 255.0) * resize_all(x) - 1.0
     maps = []
     with tf1.name_scope("FeatureExtractor"):
         for i in range(2 + cfg.num_layers):

@@ -45,7 +45,8 @@ def test_finds_nodes_in_frozen_signature(saved_models):
     ssd = find_ssd_graph(frozen_signature_graph_def(saved_models["coco"]))
     # convert_variables_to_constants_v2 inlines the model call: names gain a call-op prefix
     assert ssd.boxes.endswith("/concat:0") and ssd.classes.endswith("/concat_1:0")
-    assert "Preprocessor/map/" in ssd.image and ssd.anchors.endswith("Concatenate/concat:0")
+    # a static batch of 1 makes the OD API unstack / resize / stack instead of using a map loop
+    assert ssd.image.endswith("Preprocessor/stack:0") and ssd.anchors.endswith("Concatenate/concat:0")
     assert ssd.batch_one and ssd.input_size == COCO_SQUARE.input_size
     assert ssd.coder_scales == (10.0, 10.0, 5.0, 5.0)
 

@@ -1,8 +1,9 @@
 """Finding the SSD parts of a TF Object Detection API graph (TF1 frozen graph, or a frozen TF2
 SavedModel signature) and cutting it down to the trtssd artifact's network.
 
-The OD API export is ``image_tensor`` -> ``Preprocessor`` (per-image resize in a ``map`` loop, then
-``(2/255) x - 1``) -> ``FeatureExtractor`` -> ``BoxPredictor_N/{BoxEncodingPredictor,ClassPredictor}``
+The OD API export is ``image_tensor`` -> ``Preprocessor`` (per-image resize in a ``map`` loop, or
+unstack/resize/``stack`` when the batch is static, and ``(2/255) x - 1`` after the resize in 2018
+zoo graphs, before it in newer exports) -> ``FeatureExtractor`` -> ``BoxPredictor_N/{BoxEncodingPredictor,ClassPredictor}``
 -> ``concat`` (raw box encodings ``[N, A, 1, 4]``) and ``concat_1`` (class logits ``[N, A, C]``) ->
 ``Postprocessor`` (decode with the anchors of ``MultipleGridAnchorGenerator``, sigmoid,
 ``BatchMultiClassNonMaxSuppression``). The artifact keeps the part between the resized image and
@@ -179,6 +180,9 @@ def _find_image(nodes: dict, names: list[str], override: str | None) -> str:
         hit = _by_suffix(nodes, cand)
         if hit:
             return tensor_name(hit)
+    hit = _by_suffix(nodes, "Preprocessor/stack", ("Pack",))  # static batch: unstack, resize, stack
+    if hit:
+        return tensor_name(hit)
     mul = _by_suffix(nodes, "Preprocessor/mul", ("Mul",))
     if mul:  # (2/255) * image - 1: the non-constant operand is the resized image
         for inp in nodes[mul].input:
