@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", default=None, help="also copy the artifact to this path")
     p.add_argument("--force", action="store_true", help="reconvert even when a cached artifact exists")
     p.add_argument("--input_node", default=None,
-                   help="TF graphs: tensor holding the resized image in pixel units, fed to the normalisation")
+                   help="TF graphs: tensor holding the resized image [N,H,W,3] (everything before it is dropped)")
     p.add_argument("--box_node", default=None, help="TF graphs: raw box-encodings tensor (default: concat)")
     p.add_argument("--class_node", default=None, help="TF graphs: raw class-scores tensor (default: concat_1)")
     p.set_defaults(func=run)

@@ -38,8 +38,9 @@ _IMAGE_CANDIDATES = (
 class NodeOverrides:
     """Tensor names given by the user for custom graphs (``name`` or ``name:port``).
 
-    input_node: the resized image in pixel units ``[N, H, W, 3]`` (0..255, float or uint8) that
-        feeds the normalisation; box_node: raw box encodings; class_node: raw class outputs.
+    input_node: the resized image ``[N, H, W, 3]`` (everything before it is dropped; a
+        normalisation applied before it is copied onto the new input); box_node: raw box
+        encodings; class_node: raw class outputs (column 0 = background, before the sigmoid).
     """
 
     input_node: str | None = None
