@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # odapi_graphs (helper module beside the tests)
 
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
