@@ -1,8 +1,9 @@
 """``trt_ssd.py`` / ``trtssd detect``: detect objects in an image or video (synchronous loop).
 
 Flags keep the original tensorrt_demos names (-m/--model, --image, --video, --video_looping,
---width, --height, --do_resize) and add --backend, --conf_th, --headless, --output, --json,
---max_frames.
+--usb, --onboard, --rtsp, --rtsp_latency, --width, --height, --do_resize) and add a directory/glob
+``--image``, --gstr, --rtp/--rtp_codec, --backend, --conf_th, --headless, --output, --json,
+--mjpeg/--mjpeg_host, --max_frames and --source_timeout.
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ DEFAULT_MODEL = "ssd_mobilenet_v1_coco"
 
 def add_input_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("input (one of)")
-    g.add_argument("--image", help="image file")
+    g.add_argument("--image", help="image file, or a directory / quoted glob of images (each processed once)")
     g.add_argument("--video", help="video file")
-    g.add_argument("--video_looping", action="store_true", help="loop the video file")
+    g.add_argument("--usb", help="USB (V4L2) camera: index N for /dev/videoN, or a device path")
+    g.add_argument("--onboard", type=int, help="Jetson CSI camera sensor id (nvarguscamerasrc)")
+    g.add_argument("--rtsp", help="RTSP stream URI, H.264 or H.265 (reconnects with backoff)")
+    g.add_argument("--gstr", help="GStreamer pipeline description producing raw video (no sink)")
+    g.add_argument("--rtp", type=int, help="UDP port to receive an RTP stream on (see --rtp_codec)")
+    parser.add_argument("--video_looping", action="store_true", help="loop the video file")
+    parser.add_argument("--rtsp_latency", type=int, default=200, help="RTSP jitter buffer in ms (default 200)")
+    parser.add_argument("--rtp_codec", choices=("h264", "h265"), default="h264", help="RTP payload codec (default h264)")
+    parser.add_argument("--source_timeout", type=float, default=10.0,
+                        help="seconds a live source may deliver nothing before the run fails (default 10)")
     parser.add_argument("--width", type=int, default=640, help="capture width (cameras), resize width with --do_resize")
     parser.add_argument("--height", type=int, default=480, help="capture height (cameras), resize height with --do_resize")
     parser.add_argument("--do_resize", action="store_true", help="resize image/video frames to --width x --height")
@@ -33,6 +43,9 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no window (write --output / --json only)")
     parser.add_argument("--output", help="annotated output: image (.jpg/.png) or video (.mp4/.avi) by extension")
     parser.add_argument("--json", help="JSON lines output: one object per frame")
+    parser.add_argument("--mjpeg", type=int, default=None, metavar="PORT",
+                        help="serve a browser live view (MJPEG over HTTP) on PORT")
+    parser.add_argument("--mjpeg_host", default="127.0.0.1", help="address the live view binds (default 127.0.0.1)")
     parser.add_argument("--max_frames", type=int, default=None, help="stop after N frames")
 
 
@@ -58,17 +71,26 @@ def source_config(args: argparse.Namespace):
     from trtssd.sources.factory import SourceConfig
 
     return SourceConfig(
-        image=args.image, video=args.video, video_looping=args.video_looping,
+        image=args.image, video=args.video, usb=args.usb, onboard=args.onboard, rtsp=args.rtsp,
+        gstr=args.gstr, rtp=args.rtp, video_looping=args.video_looping,
         width=args.width, height=args.height, do_resize=args.do_resize,
-        repeat_image=not args.headless,
+        repeat_image=not args.headless or args.mjpeg is not None,
+        rtsp_latency=args.rtsp_latency, rtp_codec=args.rtp_codec,
     )
 
 
-def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, fps: float | None) -> list:
-    """Window / output / JSON sinks from the flags, registered on ``stack`` for closing."""
+def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, fps: float | None,
+               title: str = "trt_ssd") -> list:
+    """Window / output / JSON / MJPEG sinks from the flags, registered on ``stack`` for closing."""
     from trtssd.sinks.files import JsonLinesSink, output_sink
 
     sinks = []
+    if args.mjpeg is not None:
+        from trtssd.sinks.mjpeg import MjpegServerSink
+
+        server = stack.enter_context(MjpegServerSink(args.mjpeg, args.mjpeg_host))
+        print(f"{title}: live view at {server.url}", file=sys.stderr, flush=True)
+        sinks.append(server)
     if args.output:
         sinks.append(stack.enter_context(output_sink(args.output, fps)))
     if args.json:
@@ -76,7 +98,7 @@ def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, fps: float
     if not args.headless:
         from trtssd.sinks.window import WindowSink
 
-        sinks.append(stack.enter_context(WindowSink("trt_ssd", args.width, args.height)))
+        sinks.append(stack.enter_context(WindowSink(title, args.width, args.height)))
     return sinks
 
 
@@ -85,8 +107,10 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--conf_th: expected a value in [0, 1], found {args.conf_th}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max_frames: expected >= 1, found {args.max_frames}")
-    if args.headless and not (args.output or args.json):
-        raise ValueError("--headless: expected --output and/or --json to write results to, found neither")
+    if args.headless and not (args.output or args.json or args.mjpeg is not None):
+        raise ValueError("--headless: expected --output, --json and/or --mjpeg to write results to, found none")
+    if args.source_timeout <= 0:
+        raise ValueError(f"--source_timeout: expected > 0 seconds, found {args.source_timeout}")
 
 
 @contextlib.contextmanager
@@ -118,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         detector = stack.enter_context(Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir))
         sinks = open_sinks(args, stack, source.fps)
         stop = stack.enter_context(stop_on_signals())
-        result = run_sync(source, detector, sinks, max_frames=args.max_frames, stop=stop)
+        result = run_sync(source, detector, sinks, max_frames=args.max_frames, stop=stop,
+                          source_timeout=args.source_timeout)
     print(f"trt_ssd: {result.frames} frames in {result.seconds:.2f} s = {result.fps:.1f} FPS "
           f"(backend {detector.backend.name}, stopped by {result.stopped_by}); {result.stages.summary()}")
     return 130 if result.stopped_by == "signal" else 0

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from trtssd.detector import Detector
+from trtssd.detector import Detector, preprocess
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sinks.draw import draw_detections, draw_fps
@@ -14,7 +14,8 @@ from trtssd.sources.base import Source
 
 
 def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_frames: int | None = None,
-             show_fps: bool = True, stop: threading.Event | None = None) -> RunResult:
+             show_fps: bool = True, stop: threading.Event | None = None,
+             source_timeout: float = 10.0) -> RunResult:
     """Process frames until end of stream, ``max_frames``, a sink's stop request or ``stop``."""
     stages = StageTimes()
     meter = FpsMeter()
@@ -29,11 +30,15 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
             stopped_by = "signal"
             break
         with stages.measure("capture"):
-            frame = source.read(timeout=5.0)
+            frame = source.read(timeout=source_timeout)
         if frame is None:
             break
-        with stages.measure("detect"):
-            dets = detector.detect(frame.image)
+        with stages.measure("preprocess"):
+            images = preprocess([frame.image], detector.info.input_size)
+        with stages.measure("infer"):
+            boxes, scores = detector.backend.infer(images)
+        with stages.measure("postprocess"):
+            dets = detector.postprocess(boxes, scores, [(frame.image.shape[1], frame.image.shape[0])])[0]
         annotated = None
         if annotate:
             with stages.measure("draw"):

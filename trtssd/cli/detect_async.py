@@ -1,0 +1,73 @@
+"""``trt_ssd_async.py`` / ``trtssd detect-async``: the threaded producer/consumer pipeline.
+
+Same flags as ``trt_ssd.py`` (see :mod:`trtssd.cli.detect`) plus ``--queue`` and
+``--startup_timeout``. The producer thread creates the detector (and so owns a GPU backend's
+context) and does capture + inference; the main thread draws, shows and writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from trtssd.cli.common import run_main
+from trtssd.cli.detect import configure as configure_sync
+from trtssd.cli.detect import open_sinks, source_config, stop_on_signals, validate
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    configure_sync(parser)
+    parser.add_argument("--queue", type=int, default=4,
+                        help="results buffered between threads for file sources (default 4; live sources keep the newest only)")
+    parser.add_argument("--startup_timeout", type=float, default=600.0,
+                        help="seconds to wait for the model to load/convert before failing (default 600)")
+
+
+def build_parser(prog: str = "trt_ssd_async.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Detect objects with an SSD model (threaded pipeline).")
+    configure(parser)
+    return parser
+
+
+def register(sub) -> None:
+    p = sub.add_parser("detect-async", help="threaded detection pipeline (like trt_ssd_async.py)")
+    configure(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trtssd.detector import Detector
+    from trtssd.pipeline.threaded import run_async
+    from trtssd.sources.factory import open_source
+
+    validate(args)
+    if args.queue < 1:
+        raise ValueError(f"--queue: expected >= 1, found {args.queue}")
+    backend_name = [args.backend]
+
+    def make_detector() -> Detector:  # runs in the producer thread
+        return Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir)
+
+    def on_ready(detector: Detector) -> None:
+        backend_name[0] = detector.backend.name
+
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open_source(source_config(args)))
+        sinks = open_sinks(args, stack, source.fps, title="trt_ssd_async")
+        stop = stack.enter_context(stop_on_signals())
+        result = run_async(source, make_detector, sinks, max_frames=args.max_frames, stop=stop,
+                           capacity=args.queue, source_timeout=args.source_timeout,
+                           startup_timeout=args.startup_timeout, on_ready=on_ready)
+    print(f"trt_ssd_async: {result.frames} frames in {result.seconds:.2f} s = {result.fps:.1f} FPS "
+          f"(backend {backend_name[0]}, stopped by {result.stopped_by}); {result.stages.summary()}")
+    return 130 if result.stopped_by == "signal" else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_main(run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
