@@ -9,7 +9,7 @@ import sys
 from trtssd import __version__
 
 # Subcommand modules under trtssd.cli, in help order.
-SUBCOMMANDS = ["detect", "eval", "models", "convert", "build", "bench"]
+SUBCOMMANDS = ["detect", "detect_async", "eval", "models", "convert", "build", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
