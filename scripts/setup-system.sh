@@ -3,8 +3,15 @@
 # is missing, and does nothing where apt-get is unavailable or we are not root (then it says so).
 set -euo pipefail
 need=()
-# (package list filled in by the pipeline work: GStreamer, RTSP server, Xvfb, Chromium)
-pkgs=()
+# GStreamer (live sources run gst-launch-1.0 subprocesses: RTSP/RTP/--gstr/CSI; software H.264/H.265),
+# the RTSP test server (gst-rtsp-server through Debian's python3-gi), Xvfb (window test) and
+# headless Chromium (browser live-view test).
+pkgs=(
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
+  xvfb chromium
+)
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
