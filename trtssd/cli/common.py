@@ -13,6 +13,11 @@ from collections.abc import Callable
 
 from trtssd.errors import TrtSsdError
 
+# FFmpeg (inside OpenCV) would print its own lines (e.g. "moov atom not found") on bad input; the
+# CLI reports such errors itself, in one line. Users can still raise the level through the env.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
