@@ -1,0 +1,188 @@
+"""The producer/consumer pipeline: hand-off semantics, completeness/order, errors, stalls, stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from trtssd.detections import Detections
+from trtssd.detector import Detector
+from trtssd.errors import ModelNotFoundError, SourceTimeout
+from trtssd.pipeline.threaded import EndOfStream, Mailbox, PipelineStalled, Result, run_async
+from trtssd.sinks.base import Sink
+from trtssd.sources.base import Frame, Source
+from trtssd.sources.files import VideoFileSource
+
+
+def _result(i: int) -> Result:
+    return Result(Frame(np.zeros((2, 2, 3), np.uint8), i, float(i)), Detections.empty())
+
+
+class Recorder(Sink):
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.indices, self.annotated_shapes, self.stop_after = [], [], stop_after
+        self.thread_ids = set()
+
+    def write(self, frame, detections, annotated):
+        self.indices.append(frame.index)
+        self.annotated_shapes.append(None if annotated is None else annotated.shape)
+        self.thread_ids.add(threading.get_ident())
+
+    @property
+    def stop_requested(self):
+        return self.stop_after is not None and len(self.indices) >= self.stop_after
+
+
+class Synthetic(Source):
+    """``n`` frames (or endless), optionally live, optionally slow."""
+
+    def __init__(self, n: int | None, live: bool = False, delay: float = 0.0) -> None:
+        self.n, self.is_live, self.delay, self.i = n, live, delay, 0
+
+    def read(self, timeout=None):
+        if self.n is not None and self.i >= self.n:
+            return None
+        time.sleep(self.delay)
+        self.i += 1
+        return Frame(np.full((48, 64, 3), self.i % 255, np.uint8), self.i - 1, float(self.i))
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_mailbox_keep_all_is_fifo_and_blocks_when_full(capacity):
+    box = Mailbox(keep_all=True, capacity=capacity)
+    done = []
+
+    def produce():
+        for i in range(10):
+            box.put(_result(i))
+        box.finish()
+        done.append(True)
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    time.sleep(0.2)
+    assert not done  # 10 > capacity: the producer waits for the consumer
+    got = []
+    while not isinstance(item := box.get(5.0), EndOfStream):
+        got.append(item.frame.index)
+    t.join(5)
+    assert got == list(range(10)) and box.dropped == 0
+
+
+def test_mailbox_newest_only_drops_stale_results():
+    box = Mailbox(keep_all=False)
+    for i in range(5):
+        assert box.put(_result(i))
+    assert box.get(1.0).frame.index == 4
+    assert box.dropped == 4
+    assert box.get(0.05) is None
+
+
+def test_mailbox_reraises_producer_error_and_cancel_releases_producer():
+    box = Mailbox(keep_all=True, capacity=1)
+    box.put(_result(0))
+    box.cancel()
+    assert box.put(_result(1)) is False  # not blocked forever
+    box2 = Mailbox(keep_all=True)
+    box2.finish(SourceTimeout("x: expected a frame within 1.0 s, found none"))
+    with pytest.raises(SourceTimeout):
+        box2.get(1.0)
+
+
+@pytest.fixture(scope="module")
+def make_detector(quant_artifact):
+    return lambda: Detector(str(quant_artifact[0]), "onnxruntime", conf_th=0.3)
+
+
+def test_video_every_frame_in_order_with_real_model(shared_dir, make_detector, cpu_detector):
+    sink = Recorder()
+    with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
+        result = run_async(src, make_detector, [sink], capacity=2)
+    assert result.stopped_by == "eos" and result.frames == 377
+    assert sink.indices == list(range(377))
+    assert sink.thread_ids == {threading.get_ident()}  # the consumer is the calling thread
+    assert set(sink.annotated_shapes) == {(432, 768, 3)}
+    for stage in ("capture", "preprocess", "infer", "postprocess", "draw", "write"):
+        assert result.stages.counts[stage] == 377, stage
+
+
+def test_async_detections_equal_sync(shared_dir, make_detector, cpu_detector):
+    class Keep(Recorder):
+        def __init__(self):
+            super().__init__()
+            self.dets = []
+
+        def write(self, frame, detections, annotated):
+            super().write(frame, detections, annotated)
+            self.dets.append(detections)
+
+    sink = Keep()
+    with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
+        run_async(src, make_detector, [sink], max_frames=20)
+    with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
+        expected = [cpu_detector.detect(f.image) for _, f in zip(range(20), src)]
+    assert sink.indices == list(range(20))
+    for got, want in zip(sink.dets, expected):
+        np.testing.assert_allclose(got.xyxy, want.xyxy, atol=1e-3)
+        np.testing.assert_array_equal(got.class_id, want.class_id)
+
+
+def test_detector_is_created_in_the_producer_thread(make_detector):
+    threads = []
+
+    def make():
+        threads.append(threading.get_ident())
+        return make_detector()
+
+    run_async(Synthetic(3), make, [Recorder()])
+    assert threads and threads[0] != threading.get_ident()
+
+
+def test_producer_error_is_raised_in_the_consumer():
+    def broken():
+        raise ModelNotFoundError("model 'nope': expected a registered name or file, found neither")
+
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        run_async(Synthetic(3), broken, [Recorder()])
+
+
+def test_stalled_producer_is_reported_not_waited_on_forever(make_detector):
+    with pytest.raises(PipelineStalled, match="stuck in 'capture'"):
+        run_async(Synthetic(None, delay=3.0), make_detector, [Recorder()], frame_timeout=0.5, startup_timeout=120)
+
+
+def test_slow_model_load_hits_startup_timeout():
+    def slow():
+        time.sleep(2.0)
+
+    with pytest.raises(PipelineStalled, match="stuck in 'loading the model'"):
+        run_async(Synthetic(3), slow, [Recorder()], startup_timeout=0.3)
+
+
+@pytest.mark.parametrize("stop_how, expected", [("sink", "user"), ("event", "signal"), ("max_frames", "max_frames")])
+def test_stop_reasons(make_detector, stop_how, expected):
+    stop = threading.Event()
+    sink = Recorder(stop_after=5 if stop_how == "sink" else None)
+    if stop_how == "event":
+        threading.Timer(1.0, stop.set).start()
+    result = run_async(Synthetic(None), make_detector, [sink], stop=stop,
+                       max_frames=7 if stop_how == "max_frames" else None)
+    assert result.stopped_by == expected
+    assert sink.indices == list(range(len(sink.indices)))
+    if stop_how == "max_frames":
+        assert len(sink.indices) == 7
+
+
+def test_live_source_consumer_sees_newest_results_only(make_detector):
+    class SlowSink(Recorder):
+        def write(self, frame, detections, annotated):
+            super().write(frame, detections, annotated)
+            time.sleep(0.15)
+
+    sink = SlowSink(stop_after=6)
+    run_async(Synthetic(None, live=True), make_detector, [sink])
+    steps = np.diff(sink.indices)
+    assert (steps >= 1).all() and steps.max() > 1  # ascending, stale results skipped
