@@ -16,25 +16,13 @@ from trtssd.cli.main import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _shared() -> Path:
-    d = Path(os.environ.get("TRTSSD_SHARED_DIR") or REPO.parent / "shared")
-    if not (d / "models").is_dir():
-        pytest.skip(f"shared data not found at {d}")
-    return d
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("trtssd_cache")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(is_available(), reason="TensorRT is installed here")
-def test_build_engine_script_without_tensorrt(cache):
-    _shared()
+def test_build_engine_script_without_tensorrt(quant_artifact, isolated_cache, tmp_path):
+    cache = isolated_cache  # the session's converted artifact is reused
     env = {**os.environ, "TRTSSD_CACHE_DIR": str(cache)}
     proc = subprocess.run([sys.executable, str(REPO / "ssd" / "build_engine.py"), "ssd_mobilenet_v1_coco_quant"],
-                          cwd=str(cache), env=env, capture_output=True, text=True, timeout=600)
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("engine-ready ONNX: ")]
     assert len(lines) == 1
@@ -47,9 +35,7 @@ def test_build_engine_script_without_tensorrt(cache):
 
 
 @pytest.mark.slow
-def test_build_onnx_only_copies_output(cache, tmp_path, monkeypatch, capsys):
-    _shared()
-    monkeypatch.setenv("TRTSSD_CACHE_DIR", str(cache))
+def test_build_onnx_only_copies_output(quant_artifact, tmp_path, capsys):
     out = tmp_path / "ssd_nms.onnx"
     rc = main(["build", "ssd_mobilenet_v1_coco_quant", "--onnx_only", "--conf_th", "0.2", "--iou_th", "0.5",
                "--max_det", "20", "-o", str(out)])

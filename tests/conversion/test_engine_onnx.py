@@ -4,7 +4,6 @@ on synthetic outputs (threshold/tie semantics) and on the real quantised SSD (de
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -24,29 +23,10 @@ from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 from trtssd.postprocess.detect import postprocess_batch
 from trtssd.postprocess.nms import NmsParams
 
-REPO = Path(__file__).resolve().parents[2]
-MODEL = "ssd_mobilenet_v1_coco_quant"
-
-
-def _shared() -> Path:
-    d = Path(os.environ.get("TRTSSD_SHARED_DIR") or REPO.parent / "shared")
-    if not (d / "models").is_dir():
-        pytest.skip(f"shared data not found at {d}")
-    return d
-
-
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("trtssd_cache")
-        mp.setenv("TRTSSD_CACHE_DIR", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def cpu_detector(cache):
-    _shared()
-    with Detector(MODEL, conf_th=0.05) as det:
+def cpu_detector(quant_artifact):
+    """CPU reference Detector (numpy decoding + NMS) at conf 0.05, on the session's artifact."""
+    with Detector(str(quant_artifact[0]), conf_th=0.05) as det:
         yield det
 
 
@@ -88,7 +68,7 @@ _CASES = {
     # name: (raw scores [A, C] incl. background column, activation, NmsParams)
     "score_equal_to_threshold_dropped": (
         [[0, 0.5, 0.25], [0, 0.75, 0.5], [0, 0.5, 0.125], [0, 0.25, 0.5]], "none", NmsParams(0.5, 0.6, 100, 100)),
-    "tied_scores_lower_anchor_first": (
+    "tied_scores": (
         [[0, 0.75, 0.75], [0, 0.75, 0.75], [0, 0.75, 0.75], [0, 0.75, 0.75]], "none", NmsParams(0.1, 0.6, 100, 100)),
     "overlap_suppressed_per_class": (
         [[0, 0.9, 0.2], [0, 0.8, 0.95], [0, 0.3, 0.6], [0, 0.7, 0.55]], "none", NmsParams(0.1, 0.5, 100, 100)),
@@ -100,6 +80,8 @@ _CASES = {
         [[0, 0.5, 0.5], [0, 0.5, 0.5], [0, 0.25, 0.25], [0, 0.25, 0.5]], "none", NmsParams(0.1, 0.95, 100, 2, True)),
     "sigmoid_logits": (
         [[0, 2.0, -1.0], [0, 1.0, 3.0], [0, -3.0, 0.5], [0, 0.5, 0.0]], "sigmoid", NmsParams(0.3, 0.5, 100, 100)),
+    "ties_across_classes_follow_class_best_score": (  # class 2 has the higher best score: its 0.5 first
+        [[0, 0.5, 0.9], [0, 0.5, 0.5], [0, 0.25, 0.5], [0, 0.125, 0.125]], "none", NmsParams(0.1, 0.95, 100, 3)),
     "softmax_logits": (
         [[0, 2.0, -1.0], [3, 1.0, 3.0], [0, -3.0, 0.5], [1, 0.5, 0.0]], "softmax", NmsParams(0.2, 0.5, 100, 100)),
     "nothing_above_threshold": (
@@ -129,13 +111,13 @@ def test_synthetic_matches_numpy_postprocess(tmp_path, case):
 
 # ---- the real model ---------------------------------------------------------------------------
 
-def _coco_images(n: int | None = None) -> list[Path]:
-    d = _shared() / "data" / "coco_val2017_subset158" / "val2017"
+def _coco_images(shared: Path, n: int | None = None) -> list[Path]:
+    d = shared / "data" / "coco_val2017_subset158" / "val2017"
     files = sorted(d.glob("*.jpg"))
     return files[:n] if n else files
 
 
-def test_engine_onnx_is_valid_with_dynamic_batch(cpu_detector, cache):
+def test_engine_onnx_is_valid_with_dynamic_batch(cpu_detector):
     nms = default_nms(cpu_detector.info)
     path = ensure_engine_onnx(cpu_detector.artifact_path, nms, cpu_detector.info)
     model = onnx.load(str(path))
@@ -152,7 +134,7 @@ def test_engine_onnx_is_valid_with_dynamic_batch(cpu_detector, cache):
         assert scores.shape == classes.shape == (batch, 100)
 
 
-def test_engine_onnx_cache_reused_and_keyed_by_nms(cpu_detector, cache):
+def test_engine_onnx_cache_reused_and_keyed_by_nms(cpu_detector):
     a = default_nms(cpu_detector.info)
     p1 = ensure_engine_onnx(cpu_detector.artifact_path, a, cpu_detector.info)
     mtime = p1.stat().st_mtime_ns
@@ -163,8 +145,8 @@ def test_engine_onnx_cache_reused_and_keyed_by_nms(cpu_detector, cache):
 
 
 @pytest.mark.parametrize("conf_th,class_agnostic", [(0.05, False), (0.3, False), (0.3, True)])
-def test_real_model_same_detections_as_cpu(cpu_detector, cache, conf_th, class_agnostic):
-    frames = [cv2.imread(str(p)) for p in _coco_images(12)]
+def test_real_model_same_detections_as_cpu(cpu_detector, shared_dir, conf_th, class_agnostic):
+    frames = [cv2.imread(str(p)) for p in _coco_images(shared_dir, 12)]
     nms = NmsParams(conf_th, 0.6, 100, 100, class_agnostic)
     images = preprocess(frames, cpu_detector.info.input_size)
     sizes = [(f.shape[1], f.shape[0]) for f in frames]
@@ -194,11 +176,11 @@ def _coco_map(per_image: dict[int, object], gt) -> float:
 
 
 @pytest.mark.slow
-def test_coco_subset_map_matches_cpu_detector(cpu_detector, cache):
+def test_coco_subset_map_matches_cpu_detector(cpu_detector, shared_dir):
     """Acceptance: engine-ready ONNX in ONNX Runtime vs the CPU detector on the 158-image subset."""
     from pycocotools.coco import COCO
 
-    root = _shared() / "data" / "coco_val2017_subset158"
+    root = shared_dir / "data" / "coco_val2017_subset158"
     gt = COCO(str(root / "instances_val2017_subset158.json"))
     cpu, ort_nms = {}, {}
     with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, cpu_detector.info) as backend:
@@ -216,7 +198,7 @@ def test_coco_subset_map_matches_cpu_detector(cpu_detector, cache):
     assert abs(map_cpu - map_ort) <= 0.002
 
 
-def test_onnxruntime_nms_backend_reloads_only_when_needed(cpu_detector, cache):
+def test_onnxruntime_nms_backend_reloads_only_when_needed(cpu_detector):
     from trtssd.errors import BackendError
 
     info = cpu_detector.info
