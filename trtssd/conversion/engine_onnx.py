@@ -9,8 +9,8 @@ only (TensorRT maps NonMaxSuppression to INMSLayer; no plugins):
    anchor's best class (``class_agnostic``), keeping scores ``> score_threshold`` and
    suppressing IoU ``> iou_threshold`` — the semantics of :mod:`trtssd.postprocess.nms`;
 4. scatter the kept scores into a dense ``[N, C-1, A]`` map (-1 elsewhere) and ``TopK`` the best
-   ``max_total`` per image. Equal scores resolve as in :func:`trtssd.postprocess.nms.multiclass_nms`:
-   classes in order of their best score (then class id), then lower anchor first.
+   ``max_total`` per image. Equal scores resolve as in :func:`trtssd.postprocess.nms.multiclass_nms`
+   (and the OD API's final top-k): lower class id first, then lower anchor.
 
 Outputs (dynamic batch ``N``, ``K = max_total``), padded with zeros after ``num_detections``:
     ``num_detections`` int32 ``[N]``;
@@ -95,7 +95,7 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         "max_per_class": np.array([nms.max_total if nms.class_agnostic else nms.max_per_class], np.int64),
         "iou": np.array([nms.iou_threshold], np.float32), "score_th": np.array([nms.score_threshold], np.float32),
         "k": np.array([top_k], np.int64), "ax1": np.array([1], np.int64), "ax_last": np.array([-1], np.int64),
-        "na": np.int64(num_anchors), "nfg": np.array([num_fg], np.int64), "one_i": np.int64(1), "zero_i": np.int64(0),
+        "na": np.int64(num_anchors), "one_i": np.int64(1), "zero_i": np.int64(0),
         "flat": np.array([0, -1], np.int64), "sl_start": np.array([1], np.int64),
         "sl_end": np.array([info.num_classes], np.int64), "sl_axis": np.array([2], np.int64),
         **{f"c{i}": np.array([i], np.int64) for i in range(5)},
@@ -141,18 +141,12 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         per_class = node("Transpose", [fg], perm=[0, 2, 1])[0]  # [N, C', A]
     sel = node("NonMaxSuppression", [boxes_yxyx, per_class, "max_per_class", "iou", "score_th"], center_point_box=0)[0]
 
-    # 4. dense map of kept scores -> top-K. Rows are permuted so that classes come in the order of
-    #    their best score (stable), as the numpy path concatenates them; ties then resolve alike.
+    # 4. dense map of kept scores -> top-K. TopK breaks ties by lower flat index, i.e. by class id
+    #    and then anchor, as the numpy path's final sort does.
     kept = node("GatherND", [per_class, sel])[0]
     dense = node("ScatterND", [node("ConstantOfShape", [node("Shape", [per_class])[0]],
                                     value=helper.make_tensor("v", TensorProto.FLOAT, [1], [_FILL]))[0], sel, kept])[0]
-    if nms.class_agnostic:
-        flat = node("Reshape", [dense, "flat"])[0]  # [N, A]
-    else:
-        class_max = node("Squeeze", [node("TopK", [per_class, "c1"], [p + "cmax", p + "cmax_i"], axis=-1)[0], "ax_last"])[0]
-        order = node("TopK", [class_max, "nfg"], [p + "corder_s", p + "corder"], axis=1, largest=1, sorted=1)[1]  # [N, C']
-        ranked = node("GatherND", [dense, node("Unsqueeze", [order, "ax_last"])[0]], batch_dims=1)[0]  # [N, C', A]
-        flat = node("Reshape", [ranked, "flat"])[0]  # [N, C'*A]
+    flat = node("Reshape", [dense, "flat"])[0]  # [N, C'*A] (or [N, A])
     top_s, top_i = node("TopK", [flat, "k"], [p + "top_s", p + "top_i"], axis=1, largest=1, sorted=1)
     valid = node("Greater", [top_s, "half_fill"])[0]  # [N, K] bool
     if nms.class_agnostic:
@@ -160,7 +154,7 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         cls = node("Add", [node("GatherElements", [node("Squeeze", [best_class, "ax_last"])[0], anchor], axis=1)[0], "one_i"])[0]
     else:
         anchor = node("Mod", [top_i, "na"])[0]
-        cls = node("Add", [node("GatherElements", [order, node("Div", [top_i, "na"])[0]], axis=1)[0], "one_i"])[0]
+        cls = node("Add", [node("Div", [top_i, "na"])[0], "one_i"])[0]
     det_boxes = node("GatherND", [boxes_xyxy, node("Unsqueeze", [anchor, "ax_last"])[0]], batch_dims=1)[0]  # [N, K, 4]
     valid3 = node("Unsqueeze", [valid, "ax_last"])[0]
     node("Where", [valid3, det_boxes, "zero_f"], [DET_BOXES_NAME])

@@ -124,6 +124,7 @@ def multiclass_nms(
         out_classes.append(np.full(len(keep), c + 1, dtype=np.int64))
     if not out_scores:
         return np.zeros((0, 4), boxes_xyxy.dtype), np.zeros(0, scores.dtype), np.zeros(0, np.int64)
-    all_scores = np.concatenate(out_scores)
-    order = np.argsort(-all_scores, kind="stable")[: params.max_total]
-    return np.concatenate(out_boxes)[order], all_scores[order], np.concatenate(out_classes)[order]
+    all_scores, all_classes = np.concatenate(out_scores), np.concatenate(out_classes)
+    # Best first; equal scores by class id, then in NMS order, as the OD API's final top-k does.
+    order = np.lexsort((np.arange(len(all_scores)), all_classes, -all_scores))[: params.max_total]
+    return np.concatenate(out_boxes)[order], all_scores[order], all_classes[order]
