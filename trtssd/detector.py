@@ -69,9 +69,17 @@ class Detector:
 
     def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """Several frames (any sizes) in one backend call."""
+        if self.backend.frames_in_backend:
+            return self.backend.detect_frames(frames_bgr, self.nms)
         images = preprocess(frames_bgr, self.info.input_size)
+        return self.detect_images(images, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+
+    def detect_images(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
+        """Preprocessed uint8 ``[N, H, W, 3]`` RGB images + original frame sizes -> detections."""
+        if self.backend.postprocess_in_backend:
+            return self.backend.detect(images, sizes_wh, self.nms)
         boxes, scores = self.backend.infer(images)
-        return self.postprocess(boxes, scores, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+        return self.postprocess(boxes, scores, sizes_wh)
 
     def postprocess(self, boxes: np.ndarray, scores: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
         """Raw backend outputs -> detections (see :func:`postprocess_batch`)."""

@@ -20,15 +20,25 @@ from trtssd.errors import BackendError
 # name -> (module, class). "auto" is resolved by :func:`resolve_backend_name`.
 _BACKENDS = {
     "onnxruntime": ("trtssd.backends.onnxruntime", "OnnxRuntimeBackend"),
+    "onnxruntime-nms": ("trtssd.backends.onnxruntime_nms", "OnnxRuntimeNmsBackend"),
     "tensorrt": ("trtssd.backends.tensorrt", "TensorRTBackend"),
     "torch": ("trtssd.backends.torch", "TorchBackend"),
 }
 
 
 class Backend(ABC):
-    """Runs the artifact network on one device."""
+    """Runs the artifact network on one device.
+
+    Three levels, the Detector uses the highest a backend offers:
+    ``frames_in_backend``: :meth:`detect_frames` takes raw BGR frames (device-side resize, NMS);
+    ``postprocess_in_backend``: :meth:`detect` takes preprocessed images and returns detections
+    (decoding + NMS inside the engine); otherwise :meth:`infer` returns raw outputs and the
+    Detector runs the numpy postprocessing.
+    """
 
     name: str = "base"
+    postprocess_in_backend: bool = False
+    frames_in_backend: bool = False
 
     def __init__(self, artifact_path: Path, info: ArtifactInfo) -> None:
         self.artifact_path = Path(artifact_path)
@@ -37,6 +47,15 @@ class Backend(ABC):
     @abstractmethod
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``images``: uint8 ``[N, H, W, 3]`` RGB -> ``(box_encodings [N, A, 4], class_scores [N, A, C])``."""
+
+    def detect(self, images: np.ndarray, sizes_wh, nms) -> list:
+        """uint8 ``[N, H, W, 3]`` RGB + original ``(width, height)`` per image -> ``list[Detections]``
+        (only where ``postprocess_in_backend``)."""
+        raise NotImplementedError(f"backend {self.name}: detect() needs postprocess_in_backend")
+
+    def detect_frames(self, frames_bgr, nms) -> list:
+        """BGR uint8 frames of any size -> ``list[Detections]`` (only where ``frames_in_backend``)."""
+        raise NotImplementedError(f"backend {self.name}: detect_frames() needs frames_in_backend")
 
     def close(self) -> None:
         """Release device resources (idempotent)."""
