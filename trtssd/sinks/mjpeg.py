@@ -92,12 +92,15 @@ def _handler(latest: _Latest) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             seq = 0
             try:
+                self.wfile.write(f"--{BOUNDARY}\r\n".encode())
                 while not latest.closed:
                     jpeg, seq = latest.wait_newer(seq, 1.0)
                     if jpeg is None:
                         continue
-                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode())
-                    self.wfile.write(jpeg + b"\r\n")
+                    # each part is closed by the next boundary at once, so browsers show it without
+                    # waiting for the following frame
+                    self.wfile.write(f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode())
+                    self.wfile.write(jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass
