@@ -72,12 +72,15 @@ class TorchBackend(Backend):
         precision: ``"fp16"`` or ``"fp32"``; default fp16 on CUDA, fp32 on the CPU.
         cuda_graph: capture each (batch, input shape) once in a CUDA graph and replay it (CUDA only).
         channels_last: NHWC convolutions (default on CUDA).
+        compile: ``torch.compile`` the network (``True`` or an inductor mode name such as
+            ``"max-autotune-no-cudagraphs"``); compiled once per input shape, before graph capture.
     """
 
     name = "torch"
 
     def __init__(self, artifact_path: Path, info: ArtifactInfo, device: str | None = None,
-                 precision: str | None = None, cuda_graph: bool = True, channels_last: bool | None = None) -> None:
+                 precision: str | None = None, cuda_graph: bool = True, channels_last: bool | None = None,
+                 compile: bool | str = False) -> None:
         super().__init__(artifact_path, info)
         try:
             import torch
@@ -100,8 +103,13 @@ class TorchBackend(Backend):
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
         self.net = prepare_net(build_net(self.artifact_path), self.device, self.dtype,
                                channels_last=on_cuda if channels_last is None else channels_last)
+        self.net_fn = self.net
+        if compile:
+            mode = compile if isinstance(compile, str) else None
+            self.net_fn = torch.compile(self.net, mode=mode, dynamic=False, fullgraph=True)
         self.anchors = torch.from_numpy(np.ascontiguousarray(info.anchors_cyxhw, dtype=np.float32)).to(self.device)
         self._graphs: dict[tuple, _Graphed] = {}
+        self._seen: dict[tuple, int] = {}
         self._pinned: dict[tuple, object] = {}
         self._inputs: dict[tuple, object] = {}
 
@@ -115,13 +123,18 @@ class TorchBackend(Backend):
             key = (kind, tuple(x.shape), x.dtype)
             g = self._graphs.get(key)
             if g is None:
+                # Capture on the second use of a shape: one-off shapes (still images of many
+                # sizes) run eagerly instead of each paying for, and holding, a graph.
+                self._seen[key] = self._seen.get(key, 0) + 1
+                if self._seen[key] < 2:
+                    return fn(x)
                 g = self._graphs[key] = _Graphed(fn, x)
             return g(x)
 
     def infer_tensor(self, images):
         """uint8 ``[N, H, W, 3]`` RGB tensor on the device -> ``(box_encodings, class_scores)``
         device tensors in the network dtype (graph outputs: valid until the next call)."""
-        return self._run("net", self.net, images)
+        return self._run("net", self.net_fn, images)
 
     def upload(self, images: np.ndarray):
         """Host uint8 array -> device tensor, through a reused pinned buffer (non-blocking on CUDA)."""
@@ -153,7 +166,7 @@ class TorchBackend(Backend):
         from trtssd.postprocess import torch_ops
 
         x = torch_ops.resize_frames(frames, self.info.input_size, bgr_to_rgb=True)
-        enc, raw = self.net(x)
+        enc, raw = self.net_fn(x)
         return (torch_ops.decode_boxes(enc, self.anchors, self.info.box_coder),
                 torch_ops.activate_scores(raw, self.info.score_activation))
 

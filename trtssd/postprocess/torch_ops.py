@@ -97,10 +97,26 @@ def _cap_per_key(order: torch.Tensor, keys: torch.Tensor, cap: int) -> torch.Ten
     return order[rank < cap]
 
 
-def batched_multiclass_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, params: NmsParams
+def _select(boxes_xyxy, fg, params: NmsParams, img, anc, cls, cand_s):
+    """NMS + caps over explicit candidates -> indices into the candidate arrays (see below)."""
+    n_fg = fg.shape[2]
+    groups = img if params.class_agnostic else img * n_fg + cls
+    keep = grouped_nms(boxes_xyxy[img, anc], cand_s, groups, params.iou_threshold)  # best first
+    if not params.class_agnostic:
+        keep = _cap_per_key(keep, groups, params.max_per_class)
+    return _cap_per_key(keep, img, params.max_total)
+
+
+def batched_multiclass_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, params: NmsParams,
+                           pre_nms_top_k: int = 2048
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Select detections of a batch (same semantics as :func:`trtssd.postprocess.nms.multiclass_nms`
-    applied to every image).
+    """Select detections of a batch (same result as :func:`trtssd.postprocess.nms.multiclass_nms`
+    applied to every image, up to the order of equal scores).
+
+    Per-class NMS first runs on each image's ``pre_nms_top_k`` best (anchor, class) candidates.
+    That is exact whenever an image keeps ``max_total`` boxes scoring above the best candidate
+    left out (greedy NMS and the caps never let a lower score change a higher one's fate); the
+    images where it is not (rare) are redone over all their candidates.
 
     Args:
         boxes_xyxy: ``[N, A, 4]`` normalised decoded boxes.
@@ -111,21 +127,36 @@ def batched_multiclass_nms(boxes_xyxy: torch.Tensor, scores: torch.Tensor, param
         grouped by image (ascending) and by score descending inside an image.
     """
     fg = scores[:, :, 1:]
-    n_fg = fg.shape[2]
+    n, a, n_fg = fg.shape
     if params.class_agnostic:
         best_scores, best = fg.max(dim=2)
         img, anc = torch.nonzero(best_scores > params.score_threshold, as_tuple=True)
         cls = best[img, anc]
         cand_s = best_scores[img, anc]
-        groups = img
+        keep = _select(boxes_xyxy, fg, params, img, anc, cls, cand_s)
     else:
-        img, anc, cls = torch.nonzero(fg > params.score_threshold, as_tuple=True)
-        cand_s = fg[img, anc, cls]
-        groups = img * n_fg + cls
-    cand_b = boxes_xyxy[img, anc]
-    keep = grouped_nms(cand_b, cand_s, groups, params.iou_threshold)  # best first
-    if not params.class_agnostic:
-        keep = _cap_per_key(keep, groups, params.max_per_class)
-    keep = _cap_per_key(keep, img, params.max_total)
+        k = min(pre_nms_top_k, a * n_fg)
+        top_s, top_i = fg.reshape(n, -1).topk(k, dim=1)  # [N, k], best first
+        img, col = torch.nonzero(top_s > params.score_threshold, as_tuple=True)
+        flat = top_i[img, col]
+        anc, cls, cand_s = flat // n_fg, flat % n_fg, top_s[img, col]
+        keep = _select(boxes_xyxy, fg, params, img, anc, cls, cand_s)
+        if k < a * n_fg:
+            left_out = top_s[:, -1]  # best score not among the candidates, per image
+            sure = torch.zeros(n, dtype=torch.int64, device=fg.device).index_add_(
+                0, img[keep], (cand_s[keep] > left_out[img[keep]]).long())
+            redo = ((sure < params.max_total) & (left_out > params.score_threshold)).nonzero().flatten().tolist()
+            if redo:
+                redo_t = torch.tensor(redo, device=fg.device)
+                mine = ~torch.isin(img[keep], redo_t)
+                parts = [(img[keep][mine], anc[keep][mine], cls[keep][mine], cand_s[keep][mine])]
+                for i in redo:
+                    a_i, c_i = torch.nonzero(fg[i] > params.score_threshold, as_tuple=True)
+                    im_i = torch.full_like(a_i, i)
+                    s_i = fg[i, a_i, c_i]
+                    kk = _select(boxes_xyxy, fg, params, im_i, a_i, c_i, s_i)
+                    parts.append((im_i[kk], a_i[kk], c_i[kk], s_i[kk]))
+                img, anc, cls, cand_s = (torch.cat(t) for t in zip(*parts))
+                keep = torch.sort(cand_s, descending=True, stable=True).indices
     keep = keep[torch.sort(img[keep], stable=True).indices]  # by image, best first inside
-    return cand_b[keep].float(), cand_s[keep].float(), cls[keep] + 1, img[keep]
+    return boxes_xyxy[img[keep], anc[keep]].float(), cand_s[keep].float(), cls[keep] + 1, img[keep]
