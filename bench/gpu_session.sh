@@ -16,8 +16,8 @@ $PY -c "import trtssd.cli.main as m; m.build_parser()" 2>/dev/null || B="$PY ben
 echo "bench runner: $B"
 case "${STEP:-all}" in
   all|bench)
-  $T ${T16:-240} $B -m $A --backend torch --precision fp16 --batch 1,8,64,256 --video $V1 --video $V2 --e2e_batch ${E2E:-8,32,128} --out "$OUT" 2>&1 | tee "$OUT/bench_fp16.log"
-  $T ${T32:-120} $B -m $A --backend torch --precision fp32 --batch 1,8,64,256 --video $V1 --video $V2 --e2e_batch 32 --modes sync,async --out "$OUT" 2>&1 | tee "$OUT/bench_fp32.log" ;;
+  $T ${T16:-240} $B -m $A --backend torch --precision fp16 --batch 1,8,64,256 --video $V1 --video $V2 --e2e_batch ${E2E:-8,32,128} ${EXTRA:-} --out "$OUT" 2>&1 | tee "$OUT/bench_fp16.log"
+  $T ${T32:-120} $B -m $A --backend torch --precision fp32 --batch 1,8,64,256 --video $V1 --video $V2 --e2e_batch 32 --modes sync,async ${EXTRA:-} --out "$OUT" 2>&1 | tee "$OUT/bench_fp32.log" ;;
 esac
 case "${STEP:-all}" in
   all|parity) $T ${TP:-200} $PY bench/gpu_parity.py $A $V1 .devcache/coco "$OUT/parity.json" 2>&1 | grep -v "^trtssd: convert" | tee "$OUT/parity.log" ;;

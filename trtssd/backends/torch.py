@@ -99,6 +99,8 @@ class TorchBackend(Backend):
         self.dtype = getattr(torch, PRECISIONS[precision])
         on_cuda = self.device.type == "cuda"
         self.cuda_graph = cuda_graph and on_cuda
+        # Detector hands raw frames to detect_frames on CUDA; on the CPU the numpy path is faster.
+        self.frames_in_backend = on_cuda
         if on_cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
         self.net = prepare_net(build_net(self.artifact_path), self.device, self.dtype,
@@ -108,10 +110,22 @@ class TorchBackend(Backend):
             mode = compile if isinstance(compile, str) else None
             self.net_fn = torch.compile(self.net, mode=mode, dynamic=False, fullgraph=True)
         self.anchors = torch.from_numpy(np.ascontiguousarray(info.anchors_cyxhw, dtype=np.float32)).to(self.device)
+        if on_cuda:
+            self._warm_nms()
         self._graphs: dict[tuple, _Graphed] = {}
         self._seen: dict[tuple, int] = {}
         self._pinned: dict[tuple, object] = {}
         self._inputs: dict[tuple, object] = {}
+
+    def _warm_nms(self) -> None:
+        """Run the NMS kernels once now: their first launch loads (or JIT-compiles) torchvision's
+        CUDA code, seconds that would otherwise land on the first frame with a detection."""
+        from trtssd.postprocess.torch_ops import grouped_nms
+
+        torch = self.torch
+        boxes = torch.tensor([[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.5]], device=self.device)
+        grouped_nms(boxes, torch.tensor([0.9, 0.8], device=self.device), torch.zeros(2, dtype=torch.int64, device=self.device), 0.5)
+        torch.cuda.synchronize(self.device)
 
     # ---- network only -------------------------------------------------------------------
     def _run(self, kind: str, fn: Callable, x):

@@ -2,6 +2,7 @@
 
 * ``decode``: decoding alone (OpenCV), the ceiling for the other two.
 * ``sync``: one thread reads ``batch`` frames, detects them, writes their JSON lines.
+* ``asyncW`` / ``decodeW``: the same with ``W`` decoder threads (:func:`iter_batches_parallel`).
 * ``async``: a decoder thread fills a bounded queue of frame batches; the calling thread (which
   owns the backend) detects and writes.
 
@@ -75,6 +76,87 @@ def iter_batches(path: Path, batch: int, max_frames: int | None) -> Iterator[lis
         cap.release()
 
 
+def _frame_count(path: Path) -> int:
+    cap = _open(path)
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    if n <= 0:
+        raise InputError(f"video '{path}': expected a frame count in the container, found {n}")
+    return n
+
+
+def iter_batches_parallel(path: Path, batch: int, max_frames: int | None, workers: int,
+                          chunk_batches: int = 8) -> Iterator[list[np.ndarray]]:
+    """Like :func:`iter_batches`, decoded by ``workers`` threads, each with its own decoder.
+
+    The frame sequence is cut into chunks of ``chunk_batches`` batches dealt round-robin to the
+    workers; a worker seeks to its chunk's first frame and decodes it sequentially, and chunks are
+    yielded in order. At most two chunks per worker wait in memory.
+    """
+    total = _frame_count(path)
+    n = total if max_frames is None else max_frames
+    size = batch * chunk_batches
+    starts = list(range(0, n, size))
+    queues = [queue.Queue(maxsize=2 * chunk_batches) for _ in range(workers)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(w: int) -> None:
+        cap, pos = None, -1
+        try:
+            for c in range(w, len(starts), workers):
+                first, count = starts[c], min(size, n - starts[c])
+                buf = []
+                for k in range(first, first + count):
+                    idx = k % total
+                    if cap is None or pos != idx:
+                        if cap is None:
+                            cap = _open(path)
+                        cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+                    ok, frame = cap.read()
+                    if not ok:
+                        raise InputError(f"video '{path}': expected frame {idx} of {total}, found the end")
+                    pos = idx + 1
+                    buf.append(frame)
+                    if len(buf) == batch:
+                        if not put(queues[w], buf):
+                            return
+                        buf = []
+                if buf and not put(queues[w], buf):
+                    return
+        except BaseException as exc:  # re-raised by the consumer
+            errors.append(exc)
+            put(queues[w], None)
+        finally:
+            if cap is not None:
+                cap.release()
+
+    threads = [threading.Thread(target=work, args=(w,), name=f"trtssd-decode-{w}", daemon=True) for w in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for c, first in enumerate(starts):
+            count = min(size, n - first)
+            for _ in range((count + batch - 1) // batch):
+                item = queues[c % workers].get()
+                if item is None:
+                    raise errors[0]
+                yield item
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+
+
 def detections_json(frame_index: int, dets: Detections) -> str:
     """One JSON line: frame index and ``[x1, y1, x2, y2, score, class_id]`` rows (pixels)."""
     rows = [[round(float(v), 1) for v in box] + [round(float(s), 4), int(c)]
@@ -82,11 +164,14 @@ def detections_json(frame_index: int, dets: Detections) -> str:
     return json.dumps({"frame": frame_index, "detections": rows})
 
 
-def bench_decode(path: Path, max_frames: int | None, batch: int = 32) -> E2EResult:
+def bench_decode(path: Path, max_frames: int | None, batch: int = 32, decode_workers: int = 1) -> E2EResult:
     t0 = time.perf_counter()
-    n = sum(len(b) for b in iter_batches(path, batch, max_frames))
+    source = (iter_batches(path, batch, max_frames) if decode_workers <= 1
+              else iter_batches_parallel(path, batch, max_frames, decode_workers))
+    n = sum(len(b) for b in source)
     dt = time.perf_counter() - t0
-    return E2EResult(str(path), "decode", batch, n, dt, n / dt, 0)
+    mode = "decode" if decode_workers <= 1 else f"decode{decode_workers}"
+    return E2EResult(str(path), mode, batch, n, dt, n / dt, 0)
 
 
 def _warm_up(detect: DetectFn, path: Path, batch: int, max_frames: int | None) -> None:
@@ -120,7 +205,7 @@ def bench_sync(detect: DetectFn, path: Path, max_frames: int | None, batch: int,
 
 
 def bench_async(detect: DetectFn, path: Path, max_frames: int | None, batch: int, out_jsonl: Path,
-                queue_size: int = 4) -> E2EResult:
+                queue_size: int = 4, decode_workers: int = 1) -> E2EResult:
     _warm_up(detect, path, batch, max_frames)
     q: queue.Queue = queue.Queue(maxsize=queue_size)
     stop = threading.Event()
@@ -128,7 +213,9 @@ def bench_async(detect: DetectFn, path: Path, max_frames: int | None, batch: int
 
     def decode() -> None:
         try:
-            for frames in iter_batches(path, batch, max_frames):
+            source = (iter_batches(path, batch, max_frames) if decode_workers <= 1
+                      else iter_batches_parallel(path, batch, max_frames, decode_workers))
+            for frames in source:
                 while not stop.is_set():
                     try:
                         q.put(frames, timeout=0.1)
@@ -165,4 +252,5 @@ def bench_async(detect: DetectFn, path: Path, max_frames: int | None, batch: int
     if errors:
         raise errors[0]
     dt = time.perf_counter() - t0
-    return E2EResult(str(path), "async", batch, n, dt, n / dt, ndet)
+    mode = "async" if decode_workers <= 1 else f"async{decode_workers}"
+    return E2EResult(str(path), mode, batch, n, dt, n / dt, ndet)

@@ -30,12 +30,16 @@ def register(sub) -> None:
     p.add_argument("--precision", choices=["fp32", "fp16"], default=None,
                    help="network precision (torch backend; default fp16 on CUDA, fp32 elsewhere)")
     p.add_argument("--device", default=None, help="torch backend device, e.g. cuda, cuda:1, cpu (default: cuda if present)")
+    p.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
+                   help="torch backend: torch.compile the network (optional inductor mode); slower start, faster runs")
     p.add_argument("--batch", type=_int_list, default=[1, 8, 64, 256], help="network batch sizes (default 1,8,64,256)")
     p.add_argument("--min_time", type=float, default=1.0, help="seconds of timed calls per batch size (default 1.0)")
     p.add_argument("--input_sets", type=int, default=4, help="distinct random input sets rotated per batch size (default 4)")
     p.add_argument("--video", action="append", default=[], help="video file for end-to-end FPS (repeatable)")
     p.add_argument("--max_frames", type=int, default=None, help="frames per end-to-end run; the video loops (default: once through)")
     p.add_argument("--e2e_batch", type=_int_list, default=[32], help="frames per detect call end to end (default 32)")
+    p.add_argument("--decode_workers", type=int, default=1,
+                   help="also run decode and async with this many decoder threads (parallel decode; default 1 = off)")
     p.add_argument("--modes", default="decode,sync,async", help="end-to-end modes (default decode,sync,async)")
     p.add_argument("--conf_th", type=float, default=0.3, help="score threshold end to end (default 0.3)")
     p.add_argument("--no_network", action="store_true", help="skip the network-only sweep")
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     options: dict = {}
     if backend_name == "torch":
         options = {"device": args.device, "precision": args.precision}
+        if args.compile:
+            options["compile"] = True if args.compile == "default" else args.compile
     elif args.precision not in (None, "fp32"):
         raise ValueError(f"--precision {args.precision}: expected fp32 for backend '{backend_name}' (fp16 needs --backend torch)")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -69,17 +75,19 @@ def run(args: argparse.Namespace) -> int:
     backend = det.backend
     precision = getattr(backend, "precision", "fp32")
     out_dir = Path(args.out)
-    stem = f"bench-{det.info.model_name}-{backend.name}-{precision}"
+    stem = f"bench-{det.info.model_name}-{backend.name}-{precision}" + ("-compiled" if args.compile else "")
     print(f"trtssd bench: model {det.info.model_name}, backend {backend.name}, precision {precision}", file=sys.stderr)
 
     network = [] if args.no_network else bench_network(backend, args.batch, input_sets=args.input_sets,
                                                        min_time_s=args.min_time)
-    detect_frames = getattr(backend, "detect_frames", None)
-    detect = (lambda frames: detect_frames(frames, det.nms)) if detect_frames else det.detect_batch
+    detect = det.detect_batch  # routes to backend.detect_frames where backend.frames_in_backend
+    on_device = bool(getattr(backend, "frames_in_backend", False))
     e2e: list = []
     for video in videos:
         if "decode" in modes:
             e2e.append(e2e_mod.bench_decode(video, args.max_frames))
+            if args.decode_workers > 1:
+                e2e.append(e2e_mod.bench_decode(video, args.max_frames, decode_workers=args.decode_workers))
         for b in args.e2e_batch:
             jsonl = out_dir / f"{stem}-{video.stem}-b{b}.jsonl"
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,11 +95,14 @@ def run(args: argparse.Namespace) -> int:
                 e2e.append(e2e_mod.bench_sync(detect, video, args.max_frames, b, jsonl))
             if "async" in modes:
                 e2e.append(e2e_mod.bench_async(detect, video, args.max_frames, b, jsonl))
+                if args.decode_workers > 1:
+                    e2e.append(e2e_mod.bench_async(detect, video, args.max_frames, b, jsonl,
+                                                   decode_workers=args.decode_workers))
     det.close()
 
     meta = {"command": "trtssd " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "model": det.info.model_name,
-            "precision": precision, "e2e_path": "backend.detect_frames (on device)" if detect_frames else "Detector.detect_batch",
+            "precision": precision, "compile": args.compile, "e2e_path": "backend.detect_frames (on device)" if on_device else "Detector.detect_batch",
             "environment": environment(backend)}
     print(format_table(network, e2e))
     json_path = write_json(out_dir / f"{stem}.json", meta, network, e2e)
