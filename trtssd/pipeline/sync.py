@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Sequence
 
-from trtssd.detector import Detector, preprocess
+from trtssd.detector import Detector
+from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sinks.draw import draw_detections, draw_fps
@@ -33,12 +34,9 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
             frame = source.read(timeout=source_timeout)
         if frame is None:
             break
-        with stages.measure("preprocess"):
-            images = preprocess([frame.image], detector.info.input_size)
-        with stages.measure("infer"):
-            boxes, scores = detector.backend.infer(images)
-        with stages.measure("postprocess"):
-            dets = detector.postprocess(boxes, scores, [(frame.image.shape[1], frame.image.shape[0])])[0]
+        dets, seconds = detect_timed(detector, frame.image)
+        for name, sec in seconds.items():
+            stages.add(name, sec)
         annotated = None
         if annotate:
             with stages.measure("draw"):

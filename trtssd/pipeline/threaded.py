@@ -25,8 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from trtssd.detections import Detections
-from trtssd.detector import Detector, preprocess
+from trtssd.detector import Detector
 from trtssd.errors import TrtSsdError
+from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sinks.draw import draw_detections, draw_fps
@@ -142,7 +143,6 @@ class Producer(threading.Thread):
             self.mailbox.finish(error)
 
     def _loop(self, det: Detector) -> None:
-        size_hw = det.info.input_size
         n = 0
         while not self.mailbox.cancelled and (self.max_frames is None or n < self.max_frames):
             t0 = time.perf_counter()
@@ -150,18 +150,11 @@ class Producer(threading.Thread):
             frame = self.source.read(timeout=self.source_timeout)
             if frame is None:
                 return
-            t1 = time.perf_counter()
-            self.stage = "preprocess"
-            images = preprocess([frame.image], size_hw)
-            t2 = time.perf_counter()
-            self.stage = "infer"
-            boxes, scores = det.backend.infer(images)
-            t3 = time.perf_counter()
-            self.stage = "postprocess"
-            dets = det.postprocess(boxes, scores, [(frame.image.shape[1], frame.image.shape[0])])[0]
-            t4 = time.perf_counter()
+            capture = time.perf_counter() - t0
+            self.stage = "detect"
+            dets, seconds = detect_timed(det, frame.image)
+            stages = {"capture": capture, **seconds}
             self.stage = "handing over"
-            stages = {"capture": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2, "postprocess": t4 - t3}
             if not self.mailbox.put(Result(frame, dets, stages)):
                 return
             n += 1
