@@ -108,6 +108,10 @@ class TorchBackend(Backend):
         self.net_fn = self.net
         if compile:
             mode = compile if isinstance(compile, str) else None
+            # One compiled graph per input shape and dtype (batch sizes, raw vs resized input):
+            # raise dynamo's per-function recompile limit (default 8) so a sweep stays compiled.
+            limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+            setattr(torch._dynamo.config, limit, max(getattr(torch._dynamo.config, limit), 64))
             self.net_fn = torch.compile(self.net, mode=mode, dynamic=False, fullgraph=True)
         self.anchors = torch.from_numpy(np.ascontiguousarray(info.anchors_cyxhw, dtype=np.float32)).to(self.device)
         if on_cuda:
