@@ -72,7 +72,8 @@ def write_plot(path: Path, title: str, network: list[NetworkPoint], e2e: list[E2
     except ImportError:
         return None
     ncols = max((2 if network else 0) + (1 if e2e else 0), 1)
-    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 4), squeeze=False)
+    height = max(4.0, 0.22 * len(e2e) + 1.5)
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols + (1.5 if e2e else 0), height), squeeze=False)
     axes = list(axes[0])
     if network:
         b = [p.batch for p in network]
@@ -88,10 +89,12 @@ def write_plot(path: Path, title: str, network: list[NetworkPoint], e2e: list[E2
         ax.grid(alpha=0.3)
     if e2e and axes:
         ax = axes.pop(0)
-        names = [f"{Path(r.video).stem[:14]}\n{r.mode} b{r.batch}" for r in e2e]
-        ax.bar(range(len(e2e)), [r.fps for r in e2e])
-        ax.set_xticks(range(len(e2e)), names, fontsize=7)
-        ax.set(ylabel="frames / s", title="end to end (decode -> detect -> JSON)")
+        names = [f"{Path(r.video).stem[:18]} {r.mode} b{r.batch}" for r in e2e]
+        ax.barh(range(len(e2e)), [r.fps for r in e2e])
+        ax.set_yticks(range(len(e2e)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set(xlabel="frames / s", title="end to end (decode -> detect -> JSON)")
+        ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
