@@ -3,9 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 SHARED ?= $(abspath ../shared)
-EXTRAS ?= convert,eval,test
-STAMP := $(VENV)/.setup-$(subst $(comma),-,$(EXTRAS))
+EXTRAS ?= convert,eval,test,bench
+# The torch backend's CPU parity tests need PyTorch. On this project's machines torch==2.13.0 is a
+# local CPU wheel; elsewhere PyPI serves a CUDA build (GBs): `make test TORCH=` skips it (those
+# tests then skip).
+TORCH ?= torch==2.13.0
 comma := ,
+STAMP := $(VENV)/.setup-$(subst $(comma),-,$(EXTRAS))
+TORCH_STAMP := $(VENV)/.torch-$(TORCH)
 export TRTSSD_SHARED_DIR ?= $(SHARED)
 
 .PHONY: setup demo test clean
@@ -19,13 +24,17 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	$(VPY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
+$(TORCH_STAMP): $(STAMP)
+	$(if $(TORCH),$(VPY) -m pip install -q "$(TORCH)")
+	touch $@
+
 demo: setup
 	$(VPY) trt_ssd.py -m ssd_mobilenet_v1_coco_quant --model_dir $(SHARED)/models \
 	  --video $(SHARED)/media/car-detection.mp4 --headless \
 	  --output demo-out/car-detection.mp4 --json demo-out/car-detection.jsonl
 	@echo "demo: wrote demo-out/car-detection.mp4 and demo-out/car-detection.jsonl"
 
-test: setup
+test: setup $(TORCH_STAMP)
 	$(VPY) -m pytest -q -ra
 
 clean:
