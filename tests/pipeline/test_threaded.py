@@ -92,15 +92,69 @@ def test_mailbox_reraises_producer_error_and_cancel_releases_producer():
         box2.get(1.0)
 
 
+def test_mailbox_reorders_results_of_several_producers():
+    box = Mailbox(keep_all=True, capacity=2, producers=2)
+    assert box.put(_result(1), seq=1)  # the second worker finished first
+    assert box.get(0.05) is None  # frame 0 is still missing: nothing out of order
+    done = threading.Event()
+
+    def late_put():
+        box.put(_result(2), seq=2)  # 2 >= next (0) + capacity: waits for the consumer
+        done.set()
+
+    threading.Thread(target=late_put, daemon=True).start()
+    assert not done.wait(0.2)
+    box.put(_result(0), seq=0)
+    assert [box.get(1.0).frame.index for _ in range(3)] == [0, 1, 2]
+    assert done.wait(1.0)
+    box.finish()
+    assert box.get(0.05) is None  # one producer is still running
+    box.finish()
+    assert isinstance(box.get(1.0), EndOfStream)
+
+
+def test_mailbox_newest_only_ignores_an_older_late_result():
+    box = Mailbox(keep_all=False, producers=2)
+    box.put(_result(5), seq=5)
+    box.put(_result(4), seq=4)  # a slower worker's older frame
+    assert box.get(1.0).frame.index == 5 and box.dropped == 1
+
+
+@pytest.mark.parametrize(
+    "requested, backend, cores, expected",
+    [
+        ("auto", "onnxruntime", 2, (2, {"intra_op_threads": 1})),
+        ("auto", "onnxruntime", 16, (2, {"intra_op_threads": 8})),
+        ("auto", "onnxruntime", 1, (1, {})),
+        ("1", "onnxruntime", 2, (1, {})),
+        ("3", "onnxruntime-nms", 2, (3, {"intra_op_threads": 1})),
+    ],
+)
+def test_plan_workers(requested, backend, cores, expected, monkeypatch):
+    from trtssd.cli.detect_async import plan_workers
+
+    monkeypatch.delenv("TRTSSD_ORT_THREADS", raising=False)
+    assert plan_workers(requested, backend, cores) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1"])
+def test_plan_workers_rejects(bad):
+    from trtssd.cli.detect_async import plan_workers
+
+    with pytest.raises(ValueError, match="--workers: expected"):
+        plan_workers(bad, "onnxruntime", 2)
+
+
 @pytest.fixture(scope="module")
 def make_detector(quant_artifact):
     return lambda: Detector(str(quant_artifact[0]), "onnxruntime", conf_th=0.3)
 
 
-def test_video_every_frame_in_order_with_real_model(shared_dir, make_detector, cpu_detector):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_video_every_frame_in_order_with_real_model(shared_dir, make_detector, cpu_detector, workers):
     sink = Recorder()
     with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
-        result = run_async(src, make_detector, [sink], capacity=2)
+        result = run_async(src, make_detector, [sink], capacity=2, workers=workers)
     assert result.stopped_by == "eos" and result.frames == 377
     assert sink.indices == list(range(377))
     assert sink.thread_ids == {threading.get_ident()}  # the consumer is the calling thread
@@ -109,7 +163,8 @@ def test_video_every_frame_in_order_with_real_model(shared_dir, make_detector, c
         assert result.stages.counts[stage] == 377, stage
 
 
-def test_async_detections_equal_sync(shared_dir, make_detector, cpu_detector):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_async_detections_equal_sync(shared_dir, make_detector, cpu_detector, workers):
     class Keep(Recorder):
         def __init__(self):
             super().__init__()
@@ -121,7 +176,7 @@ def test_async_detections_equal_sync(shared_dir, make_detector, cpu_detector):
 
     sink = Keep()
     with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
-        run_async(src, make_detector, [sink], max_frames=20)
+        run_async(src, make_detector, [sink], max_frames=20, workers=workers)
     with VideoFileSource(shared_dir / "media" / "car-detection.mp4") as src:
         expected = [cpu_detector.detect(f.image) for _, f in zip(range(20), src)]
     assert sink.indices == list(range(20))

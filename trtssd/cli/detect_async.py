@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 from trtssd.cli.common import run_main
@@ -20,6 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     configure_sync(parser)
     parser.add_argument("--queue", type=int, default=4,
                         help="results buffered between threads for file sources (default 4; live sources keep the newest only)")
+    parser.add_argument("--workers", default="auto",
+                        help="inference threads, each with its own detector (default auto: 2 for the CPU "
+                             "backends on a machine with >= 2 cores, splitting the cores between them; else 1)")
     parser.add_argument("--startup_timeout", type=float, default=600.0,
                         help="seconds to wait for the model to load/convert before failing (default 600)")
 
@@ -45,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if args.queue < 1:
         raise ValueError(f"--queue: expected >= 1, found {args.queue}")
     backend_name = [args.backend]
+    workers, backend_options = plan_workers(args.workers, args.backend)
 
     def make_detector() -> Detector:  # runs in the producer thread
-        return Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir)
+        return Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir,
+                        backend_options=backend_options)
 
     def on_ready(detector: Detector) -> None:
         backend_name[0] = detector.backend.name
@@ -58,10 +64,39 @@ def run(args: argparse.Namespace) -> int:
         stop = stack.enter_context(stop_on_signals())
         result = run_async(source, make_detector, sinks, max_frames=args.max_frames, stop=stop,
                            capacity=args.queue, source_timeout=args.source_timeout,
-                           startup_timeout=args.startup_timeout, on_ready=on_ready)
+                           startup_timeout=args.startup_timeout, on_ready=on_ready, workers=workers)
     print(f"trt_ssd_async: {result.frames} frames in {result.seconds:.2f} s = {result.fps:.1f} FPS "
-          f"(backend {backend_name[0]}, stopped by {result.stopped_by}); {result.stages.summary()}")
+          f"(backend {backend_name[0]}, {workers} worker{'s' * (workers > 1)}, stopped by {result.stopped_by}); "
+          f"{result.stages.summary()}")
     return 130 if result.stopped_by == "signal" else 0
+
+
+CPU_BACKENDS = ("onnxruntime", "onnxruntime-nms")
+
+
+def plan_workers(requested: str, backend: str, cores: int | None = None) -> tuple[int, dict]:
+    """``(workers, backend_options)`` for ``--workers`` (a number or ``auto``).
+
+    CPU backends get ``auto`` = 2 workers on >= 2 cores, each ONNX Runtime session with half the
+    cores (``$TRTSSD_ORT_THREADS`` overrides); GPU backends one worker (one device context).
+    """
+    from trtssd.backends.base import resolve_backend_name
+
+    cores = cores or os.cpu_count() or 1
+    cpu = resolve_backend_name(backend) in CPU_BACKENDS
+    if requested == "auto":
+        workers = 2 if cpu and cores >= 2 else 1
+    else:
+        try:
+            workers = int(requested)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(f"--workers: expected 'auto' or an integer >= 1, found {requested!r}")
+    options = {}
+    if cpu and workers > 1 and not os.environ.get("TRTSSD_ORT_THREADS"):
+        options["intra_op_threads"] = max(1, cores // workers)
+    return workers, options
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,11 @@ hands a :class:`Result` to a :class:`Mailbox` (a ``threading.Condition``-guarded
 consumer (the caller's thread, typically the main thread which owns the window) takes results,
 draws and writes them.
 
-* File sources (``keep_all``): the producer waits for room, so every frame is processed in order.
+* ``workers`` > 1 (CPU backends): several producer threads, each with its own Detector, take
+  frames in turn from one shared reader; results are re-ordered by frame sequence, so outputs are
+  the same as with one worker. On a 2-core machine two single-threaded ONNX Runtime sessions run
+  frames side by side, which uses the cores better than one session splitting each frame.
+* File sources (``keep_all``): the producers wait for room, so every frame is processed in order.
 * Live sources: the mailbox keeps only the newest result (stale ones are dropped).
 * The consumer never waits forever: ``startup_timeout`` for the first result (model conversion,
   engine load), ``frame_timeout`` between results; then :class:`PipelineStalled` names the stage the
@@ -54,75 +58,123 @@ class EndOfStream:
 
 
 class Mailbox:
-    """Producer -> consumer hand-off through a Condition.
+    """Producers -> consumer hand-off through a Condition.
 
-    ``keep_all``: bounded FIFO of ``capacity``, ``put`` blocks while full (no frame lost).
-    Otherwise a single slot that ``put`` overwrites (newest wins; ``dropped`` counts the losses).
+    ``keep_all``: results come out in sequence order (0, 1, 2, ...) whatever order the producers
+    finish them in; ``put`` blocks while its result is ``capacity`` or more ahead of the next one
+    the consumer takes (no frame lost, bounded memory). Otherwise a single slot that ``put``
+    overwrites with a newer result (newest wins; ``dropped`` counts the losses).
+    ``producers``: how many producers call :meth:`finish` before the stream ends.
     """
 
-    def __init__(self, keep_all: bool, capacity: int = 4) -> None:
+    def __init__(self, keep_all: bool, capacity: int = 4, producers: int = 1) -> None:
         self.keep_all = keep_all
         self.capacity = max(1, capacity) if keep_all else 1
         self.cond = threading.Condition()
-        self._items: collections.deque = collections.deque()
+        self._pending: dict[int, Result] = {}  # by sequence number
+        self._next = 0  # keep_all: the sequence number the consumer takes next
+        self._auto_seq = 0
+        self._producers_left = producers
         self._error: BaseException | None = None
         self._ended = False
         self.cancelled = False
         self.dropped = 0
 
-    def put(self, item: Result) -> bool:
-        """Hand over ``item``; False once the consumer cancelled (the producer should stop)."""
+    def put(self, item: Result, seq: int | None = None) -> bool:
+        """Hand over ``item`` (frame number ``seq``; default: the next in call order).
+        Returns False once the consumer cancelled (the producer should stop)."""
         with self.cond:
+            if seq is None:
+                seq, self._auto_seq = self._auto_seq, self._auto_seq + 1
             if self.keep_all:
-                while len(self._items) >= self.capacity and not self.cancelled:
+                while seq >= self._next + self.capacity and not self.cancelled:
                     self.cond.wait(0.5)
-            elif self._items:
-                self._items.clear()
-                self.dropped += 1
+            else:
+                newest = max(self._pending, default=-1)
+                if seq < newest:  # a slower worker's older frame: already superseded
+                    self.dropped += 1
+                    return not self.cancelled
+                self.dropped += len(self._pending)
+                self._pending.clear()
             if self.cancelled:
                 return False
-            self._items.append(item)
+            self._pending[seq] = item
             self.cond.notify_all()
             return True
 
     def finish(self, error: BaseException | None = None) -> None:
-        """The producer is done (``error``: why it failed)."""
+        """One producer is done (``error``: why it failed; the first error ends the stream)."""
         with self.cond:
-            self._ended, self._error = True, error
+            self._producers_left -= 1
+            if error is not None and self._error is None:
+                self._error = error
+            self._ended = self._error is not None or self._producers_left <= 0
             self.cond.notify_all()
 
     def cancel(self) -> None:
-        """The consumer stops: wake and release the producer."""
+        """The consumer stops: wake and release the producers."""
         with self.cond:
             self.cancelled = True
             self.cond.notify_all()
 
+    def _take(self) -> Result | None:
+        if self.keep_all:
+            item = self._pending.pop(self._next, None)
+            if item is not None:
+                self._next += 1
+            return item
+        if self._pending:
+            item = self._pending.pop(max(self._pending))
+            self._pending.clear()
+            return item
+        return None
+
     def get(self, timeout: float) -> Result | EndOfStream | None:
-        """Next result, EndOfStream, or None after ``timeout`` s; re-raises the producer's error."""
+        """Next result, EndOfStream, or None after ``timeout`` s; re-raises a producer's error."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while not self._items:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                item = self._take()
+                if item is not None:
+                    self.cond.notify_all()
+                    return item
                 if self._ended:
-                    if self._error is not None:
-                        raise self._error
                     return EndOfStream()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self.cond.wait(left)
-            item = self._items.popleft()
-            self.cond.notify_all()
-            return item
+
+
+class FrameFeed:
+    """The producers' shared reader: hands out frames with their sequence numbers, one at a time."""
+
+    def __init__(self, source: Source, source_timeout: float, max_frames: int | None) -> None:
+        self.source, self.source_timeout, self.max_frames = source, source_timeout, max_frames
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def next(self) -> tuple[int, Frame, float] | None:
+        """``(sequence, frame, capture seconds)``, or None at the end (EOS or ``max_frames``)."""
+        with self._lock:
+            if self.max_frames is not None and self._count >= self.max_frames:
+                return None
+            t0 = time.perf_counter()
+            frame = self.source.read(timeout=self.source_timeout)
+            if frame is None:
+                return None
+            seq, self._count = self._count, self._count + 1
+            return seq, frame, time.perf_counter() - t0
 
 
 class Producer(threading.Thread):
-    """Owns the detector: creates it, then capture + preprocess + infer + postprocess per frame."""
+    """Owns one detector: creates it, then capture + preprocess + infer + postprocess per frame."""
 
-    def __init__(self, source: Source, make_detector: Callable[[], Detector], mailbox: Mailbox,
-                 source_timeout: float, max_frames: int | None) -> None:
-        super().__init__(name="trtssd-producer", daemon=True)
-        self.source, self.make_detector, self.mailbox = source, make_detector, mailbox
-        self.source_timeout, self.max_frames = source_timeout, max_frames
+    def __init__(self, feed: FrameFeed, make_detector: Callable[[], Detector], mailbox: Mailbox, index: int = 0) -> None:
+        super().__init__(name=f"trtssd-producer-{index}", daemon=True)
+        self.feed, self.make_detector, self.mailbox = feed, make_detector, mailbox
         self.stage = "starting"
         self.ready = threading.Event()
         self.detector: Detector | None = None
@@ -143,28 +195,25 @@ class Producer(threading.Thread):
             self.mailbox.finish(error)
 
     def _loop(self, det: Detector) -> None:
-        n = 0
-        while not self.mailbox.cancelled and (self.max_frames is None or n < self.max_frames):
-            t0 = time.perf_counter()
+        while not self.mailbox.cancelled:
             self.stage = "capture"
-            frame = self.source.read(timeout=self.source_timeout)
-            if frame is None:
+            got = self.feed.next()
+            if got is None:
                 return
-            capture = time.perf_counter() - t0
+            seq, frame, capture = got
             self.stage = "detect"
             dets, seconds = detect_timed(det, frame.image)
-            stages = {"capture": capture, **seconds}
             self.stage = "handing over"
-            if not self.mailbox.put(Result(frame, dets, stages)):
+            if not self.mailbox.put(Result(frame, dets, {"capture": capture, **seconds}), seq):
                 return
-            n += 1
 
 
 def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequence[Sink], *,
               max_frames: int | None = None, show_fps: bool = True, stop: threading.Event | None = None,
               keep_all: bool | None = None, capacity: int = 4, source_timeout: float = 10.0,
               startup_timeout: float = 600.0, frame_timeout: float | None = None,
-              on_ready: Callable[[Detector], None] | None = None, prefetch: bool = True) -> RunResult:
+              on_ready: Callable[[Detector], None] | None = None, prefetch: bool = True,
+              workers: int = 1) -> RunResult:
     """Run the producer/consumer pipeline until EOS, ``max_frames``, a sink's stop request or ``stop``.
 
     ``keep_all`` defaults to ``not source.is_live``. ``frame_timeout`` (default ``source_timeout + 5``)
@@ -172,16 +221,21 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
     consumer thread once the model is loaded. The returned stages include the producer's.
     ``prefetch``: decode file sources in a third thread (:class:`PrefetchSource`), overlapping
     decoding with inference; live sources already capture in their own thread.
+    ``workers``: producer threads, each calling ``make_detector`` once (see module docstring).
     """
+    if workers < 1:
+        raise ValueError(f"workers: expected >= 1, found {workers}")
     keep_all = (not source.is_live) if keep_all is None else keep_all
     frame_timeout = source_timeout + 5.0 if frame_timeout is None else frame_timeout
-    mailbox = Mailbox(keep_all, capacity)
-    reader = PrefetchSource(source, capacity) if prefetch and not source.is_live else None
-    producer = Producer(reader or source, make_detector, mailbox, source_timeout, max_frames)
+    mailbox = Mailbox(keep_all, capacity + workers - 1, producers=workers)
+    reader = PrefetchSource(source, capacity + workers) if prefetch and not source.is_live else None
+    feed = FrameFeed(reader or source, source_timeout, max_frames)
+    producers = [Producer(feed, make_detector, mailbox, i) for i in range(workers)]
     stages, meter = StageTimes(), FpsMeter()
     annotate = any(s.wants_annotated for s in sinks)
     frames, stopped_by, t_start = 0, "eos", time.perf_counter()
-    producer.start()
+    for p in producers:
+        p.start()
     waited, announced = 0.0, False
     try:
         while True:
@@ -190,17 +244,19 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
                 break
             t_wait = time.perf_counter()
             item = mailbox.get(0.1)
-            if not announced and producer.ready.is_set():
+            ready = all(p.ready.is_set() for p in producers)
+            if not announced and ready:
                 announced = True
                 t_start = time.perf_counter()  # FPS excludes model loading, like the sync loop
                 if on_ready is not None:
-                    on_ready(producer.detector)
+                    on_ready(producers[0].detector)
             if item is None:
                 waited += time.perf_counter() - t_wait
-                limit = frame_timeout if producer.ready.is_set() else startup_timeout
+                limit = frame_timeout if ready else startup_timeout
                 if waited > limit:
+                    stuck = ", ".join(sorted({p.stage for p in producers}))
                     raise PipelineStalled(f"pipeline: expected a result within {limit:.0f} s, found none "
-                                          f"(producer stuck in '{producer.stage}')")
+                                          f"(producer stuck in '{stuck}')")
                 continue
             waited = 0.0
             if isinstance(item, EndOfStream):
@@ -227,7 +283,8 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
                 break
     finally:
         mailbox.cancel()
-        producer.join(timeout=5.0)
+        for p in producers:
+            p.join(timeout=5.0)
         if reader is not None:
             reader.close()
     return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by)
