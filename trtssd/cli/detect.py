@@ -144,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
         stop = stack.enter_context(stop_on_signals())
         result = run_sync(source, detector, sinks, max_frames=args.max_frames, stop=stop,
                           source_timeout=args.source_timeout)
-    print(f"trt_ssd: {result.frames} frames in {result.seconds:.2f} s = {result.fps:.1f} FPS "
-          f"(backend {detector.backend.name}, stopped by {result.stopped_by}); {result.stages.summary()}")
+    print(result.summary("trt_ssd", detector.backend.name))
     return 130 if result.stopped_by == "signal" else 0
 
 

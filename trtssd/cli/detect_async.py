@@ -65,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_async(source, make_detector, sinks, max_frames=args.max_frames, stop=stop,
                            capacity=args.queue, source_timeout=args.source_timeout,
                            startup_timeout=args.startup_timeout, on_ready=on_ready, workers=workers)
-    print(f"trt_ssd_async: {result.frames} frames in {result.seconds:.2f} s = {result.fps:.1f} FPS "
-          f"(backend {backend_name[0]}, {workers} worker{'s' * (workers > 1)}, stopped by {result.stopped_by}); "
-          f"{result.stages.summary()}")
+    backend = f"{backend_name[0]}, {workers} worker{'s' * (workers > 1)}"
+    print(result.summary("trt_ssd_async", backend))
     return 130 if result.stopped_by == "signal" else 0
 
 

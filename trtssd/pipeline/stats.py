@@ -57,13 +57,35 @@ class StageTimes:
 
 @dataclass
 class RunResult:
-    """Outcome of a run: frames processed, wall seconds, stage times, and why it stopped."""
+    """Outcome of a run: frames processed, wall seconds, stage times, and why it stopped.
+
+    ``first_frame_seconds``: wall time until the first frame was through (model warm-up: cuDNN
+    autotuning, graph capture, lazy allocations; seconds on a GPU backend). :attr:`fps` is the
+    steady rate after it; :attr:`overall_fps` includes it.
+    """
 
     frames: int
     seconds: float
     stages: StageTimes
     stopped_by: str  # "eos", "user", "max_frames", "signal"
+    first_frame_seconds: float = 0.0
+
+    @property
+    def overall_fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        steady = self.seconds - self.first_frame_seconds
+        if self.frames < 2 or steady <= 0:
+            return self.overall_fps
+        return (self.frames - 1) / steady
+
+    def summary(self, prog: str, backend: str) -> str:
+        """The one-line report the CLIs print at exit."""
+        rate = f"{self.fps:.1f} FPS"
+        if self.frames >= 2:
+            rate += (f" after the first frame ({1000 * self.first_frame_seconds:.0f} ms, warm-up; "
+                     f"{self.overall_fps:.1f} FPS overall)")
+        return (f"{prog}: {self.frames} frames in {self.seconds:.2f} s = {rate}; backend {backend}, "
+                f"stopped by {self.stopped_by}; {self.stages.summary()}")

@@ -23,6 +23,7 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
     annotate = any(s.wants_annotated for s in sinks)
     frames, stopped_by = 0, "eos"
     t_start = time.perf_counter()
+    first = 0.0
     while True:
         if max_frames is not None and frames >= max_frames:
             stopped_by = "max_frames"
@@ -48,7 +49,9 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
             for sink in sinks:
                 sink.write(frame, dets, annotated)
         frames += 1
+        if frames == 1:
+            first = time.perf_counter() - t_start
         if any(s.stop_requested for s in sinks):
             stopped_by = "user"
             break
-    return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by)
+    return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by, first)

@@ -177,6 +177,7 @@ class Producer(threading.Thread):
         self.feed, self.make_detector, self.mailbox = feed, make_detector, mailbox
         self.stage = "starting"
         self.ready = threading.Event()
+        self.ready_at = 0.0  # time.perf_counter() when the detector was created
         self.detector: Detector | None = None
 
     def run(self) -> None:
@@ -184,6 +185,7 @@ class Producer(threading.Thread):
         try:
             self.stage = "loading the model"
             self.detector = self.make_detector()
+            self.ready_at = time.perf_counter()
             self.ready.set()
             self._loop(self.detector)
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -233,7 +235,7 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
     producers = [Producer(feed, make_detector, mailbox, i) for i in range(workers)]
     stages, meter = StageTimes(), FpsMeter()
     annotate = any(s.wants_annotated for s in sinks)
-    frames, stopped_by, t_start = 0, "eos", time.perf_counter()
+    frames, stopped_by, t_start, first = 0, "eos", time.perf_counter(), 0.0
     for p in producers:
         p.start()
     waited, announced = 0.0, False
@@ -247,7 +249,7 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
             ready = all(p.ready.is_set() for p in producers)
             if not announced and ready:
                 announced = True
-                t_start = time.perf_counter()  # FPS excludes model loading, like the sync loop
+                t_start = min(p.ready_at for p in producers)  # FPS excludes model loading, like the sync loop
                 if on_ready is not None:
                     on_ready(producers[0].detector)
             if item is None:
@@ -278,6 +280,8 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
                 sink.write(item.frame, item.detections, annotated)
             stages.add("write", time.perf_counter() - t0)
             frames += 1
+            if frames == 1:
+                first = time.perf_counter() - t_start
             if any(s.stop_requested for s in sinks):
                 stopped_by = "user"
                 break
@@ -287,4 +291,4 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
             p.join(timeout=5.0)
         if reader is not None:
             reader.close()
-    return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by)
+    return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by, first)
