@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from trtssd.errors import ModelFormatError
+from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 
 FORMAT_VERSION = 1
@@ -88,6 +89,31 @@ def write_info(model, info: ArtifactInfo) -> None:
             model.metadata_props.remove(prop)
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, info.to_json()
+
+
+def save_onnx(model, dst: Path, what: str = "ONNX") -> Path:
+    """Check ``model`` with the full ONNX checker and write it to ``dst`` atomically (a temp file in
+    the same directory, then a rename), so a reader never sees a partial file."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ConversionError(f"{what}: expected a valid ONNX graph, found: {first}") from None
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
+    onnx.save(model, str(tmp))
+    os.replace(tmp, dst)
+    return dst
+
+
+def save_artifact(model, info: ArtifactInfo, dst: Path) -> ArtifactInfo:
+    """Store ``info`` in ``model``'s metadata and save it as the artifact ``dst`` (see :func:`save_onnx`)."""
+    write_info(model, info)
+    save_onnx(model, dst, f"artifact {Path(dst).name}")
+    return info
 
 
 def read_info(path: Path) -> ArtifactInfo:

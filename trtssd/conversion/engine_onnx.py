@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, read_info, write_info
+from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, read_info, save_onnx, write_info
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.resolve import cache_dir
 from trtssd.postprocess.nms import NmsParams
@@ -201,16 +200,7 @@ def write_engine_onnx(artifact_path: Path, dst: Path, nms: NmsParams, info: Arti
     model = onnx.load(str(artifact_path))
     _dynamic_batch(model)
     build_engine_graph(model, info, nms)
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ConversionError(f"engine ONNX: expected a valid graph, found: {first}") from None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    onnx.save(model, str(tmp))
-    os.replace(tmp, dst)
-    return dst
+    return save_onnx(model, dst, "engine ONNX")
 
 
 def engine_onnx_path(artifact_path: Path, nms: NmsParams) -> Path:

@@ -11,14 +11,13 @@ are checked against the anchors its :class:`~trtssd.models.spec.GridAnchorSpec` 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, write_info
+from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, save_artifact
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME, NodeOverrides, cut_graph_def, evaluate_anchors, find_ssd_graph, load_frozen_graph,
     run_tf2onnx_graphdef, spec_anchors,
@@ -65,7 +64,6 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
                       spec: ModelSpec | None, overrides: NodeOverrides, converter: str,
                       log: Callable[[str], None] = lambda msg: None) -> ArtifactInfo:
     """Cut, convert and describe an OD API SSD GraphDef; writes ``dst`` atomically, returns its info."""
-    import onnx
 
     ssd = find_ssd_graph(graph_def, overrides)
     if spec and ssd.input_size and tuple(spec.input_size) != ssd.input_size:
@@ -108,13 +106,7 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
             max_total_detections=pp.max_total_detections,
         ),
     )
-    write_info(model, info)
-    onnx.checker.check_model(model, full_check=True)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dst = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
-    onnx.save(model, str(tmp_dst))
-    os.replace(tmp_dst, dst)
-    return info
+    return save_artifact(model, info, dst)
 
 
 def finish_onnx(raw: Path, boxes_name: str, classes_name: str, input_size: tuple[int, int], num_anchors: int,

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -443,14 +441,9 @@ def _is_const_ref(nodes: dict, ref: str) -> bool:
 
 def run_tf2onnx_graphdef(pb: Path, dst: Path, inputs: list[str], outputs: list[str], opset: int) -> None:
     """Convert a frozen GraphDef file with the tf2onnx command line (in a subprocess)."""
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--graphdef", str(pb), "--inputs", ",".join(inputs),
-           "--outputs", ",".join(outputs), "--opset", str(opset), "--output", str(dst)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0 or not dst.exists():
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines
-        raise ConversionError(f"tf2onnx failed on {pb.name}: {errors[-1] if errors else 'no output'}")
+    from trtssd.conversion.tf2onnx_cli import run_tf2onnx
+
+    run_tf2onnx(["--graphdef", str(pb), "--inputs", ",".join(inputs), "--outputs", ",".join(outputs)], dst, pb.name, opset)
 
 
 def parse_label_map_pbtxt(text: str, num_classes: int) -> tuple[str, ...]:

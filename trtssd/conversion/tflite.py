@@ -10,15 +10,14 @@ and its flexbuffer options), so they are exactly what the model was exported wit
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo
+from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, save_artifact
+from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 
@@ -110,14 +109,7 @@ def _constant(model, tensor) -> np.ndarray:
 
 def run_tf2onnx(src: Path, dst: Path) -> None:
     """Convert the whole TFLite model with the tf2onnx command line (dequantized)."""
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(src), "--dequantize",
-           "--opset", str(OPSET), "--output", str(dst)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0 or not dst.exists():
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines
-        raise ConversionError(f"tf2onnx failed on {src.name}: {errors[-1] if errors else 'no output'}")
+    run_tf2onnx_cli(["--tflite", str(src), "--dequantize"], dst, src.name, OPSET)
 
 
 def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
@@ -181,10 +173,6 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
 def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str, labels: tuple[str, ...],
                    postprocess: PostprocessSpec | None = None) -> ArtifactInfo:
     """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info."""
-    import onnx
-
-    from trtssd.conversion.artifact import write_info
-
     info = inspect_tflite(src)
     opts = info.options
     num_classes = int(opts.get("num_classes", len(labels) - 1)) + 1
@@ -215,10 +203,4 @@ def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str,
             max_total_detections=pp.max_total_detections,
         ),
     )
-    write_info(model, artifact)
-    onnx.checker.check_model(model, full_check=True)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dst = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
-    onnx.save(model, str(tmp_dst))
-    os.replace(tmp_dst, dst)
-    return artifact
+    return save_artifact(model, artifact, dst)

@@ -22,7 +22,6 @@ draws and writes them.
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Callable, Sequence

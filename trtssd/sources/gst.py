@@ -18,7 +18,6 @@ import shlex
 import shutil
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
