@@ -6,12 +6,30 @@ import threading
 import time
 from collections.abc import Sequence
 
+from trtssd.detections import Detections
 from trtssd.detector import Detector
 from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sinks.draw import draw_detections, draw_fps
-from trtssd.sources.base import Source
+from trtssd.sources.base import Frame, Source
+
+
+def deliver(frame: Frame, dets: Detections, sinks: Sequence[Sink], stages: StageTimes,
+            meter: FpsMeter | None) -> bool:
+    """The consumer's step, shared by both loops: draw (only if a sink wants the annotated image;
+    FPS overlay when ``meter`` is given) and write to every sink. True when a sink asks to stop."""
+    annotated = None
+    if any(s.wants_annotated for s in sinks):
+        with stages.measure("draw"):
+            annotated = draw_detections(frame.image, dets)
+            fps = meter.tick() if meter is not None else 0.0
+            if fps > 0:
+                draw_fps(annotated, fps)
+    with stages.measure("write"):
+        for sink in sinks:
+            sink.write(frame, dets, annotated)
+    return any(s.stop_requested for s in sinks)
 
 
 def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_frames: int | None = None,
@@ -20,7 +38,6 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
     """Process frames until end of stream, ``max_frames``, a sink's stop request or ``stop``."""
     stages = StageTimes()
     meter = FpsMeter()
-    annotate = any(s.wants_annotated for s in sinks)
     frames, stopped_by = 0, "eos"
     t_start = time.perf_counter()
     first = 0.0
@@ -38,20 +55,11 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
         dets, seconds = detect_timed(detector, frame.image)
         for name, sec in seconds.items():
             stages.add(name, sec)
-        annotated = None
-        if annotate:
-            with stages.measure("draw"):
-                annotated = draw_detections(frame.image, dets)
-                fps = meter.tick()
-                if show_fps and fps > 0:
-                    draw_fps(annotated, fps)
-        with stages.measure("write"):
-            for sink in sinks:
-                sink.write(frame, dets, annotated)
+        user_stop = deliver(frame, dets, sinks, stages, meter if show_fps else None)
         frames += 1
         if frames == 1:
             first = time.perf_counter() - t_start
-        if any(s.stop_requested for s in sinks):
+        if user_stop:
             stopped_by = "user"
             break
     return RunResult(frames, time.perf_counter() - t_start, stages, stopped_by, first)

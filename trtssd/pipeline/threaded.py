@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from trtssd.detections import Detections
 from trtssd.detector import Detector
 from trtssd.errors import TrtSsdError
+from trtssd.pipeline.sync import deliver
 from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
-from trtssd.sinks.draw import draw_detections, draw_fps
 from trtssd.sources.base import Frame, Source
 from trtssd.sources.prefetch import PrefetchSource
 
@@ -233,7 +233,6 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
     feed = FrameFeed(reader or source, source_timeout, max_frames)
     producers = [Producer(feed, make_detector, mailbox, i) for i in range(workers)]
     stages, meter = StageTimes(), FpsMeter()
-    annotate = any(s.wants_annotated for s in sinks)
     frames, stopped_by, t_start, first = 0, "eos", time.perf_counter(), 0.0
     for p in producers:
         p.start()
@@ -266,22 +265,11 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
             stages.add("wait", time.perf_counter() - t_wait)
             for name, sec in item.stage_seconds.items():
                 stages.add(name, sec)
-            annotated = None
-            if annotate:
-                t0 = time.perf_counter()
-                annotated = draw_detections(item.frame.image, item.detections)
-                fps = meter.tick()
-                if show_fps and fps > 0:
-                    draw_fps(annotated, fps)
-                stages.add("draw", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            for sink in sinks:
-                sink.write(item.frame, item.detections, annotated)
-            stages.add("write", time.perf_counter() - t0)
+            user_stop = deliver(item.frame, item.detections, sinks, stages, meter if show_fps else None)
             frames += 1
             if frames == 1:
                 first = time.perf_counter() - t_start
-            if any(s.stop_requested for s in sinks):
+            if user_stop:
                 stopped_by = "user"
                 break
     finally:
