@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,20 @@ def preprocess(frames_bgr: Sequence[np.ndarray], size_hw: tuple[int, int]) -> np
             raise ValueError(f"frame: expected a uint8 [H, W, 3] BGR image, found {found}")
         cv2.cvtColor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB, dst=out[i])
     return out
+
+
+class _StageClock:
+    """Adds the seconds since the previous lap to ``timings[stage]`` (no-op when ``timings`` is None)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
+            self.t = now
 
 
 class Detector:
@@ -67,19 +82,35 @@ class Detector:
         """One BGR uint8 frame ``[H, W, 3]`` -> its detections in that frame's pixels."""
         return self.detect_batch([frame_bgr])[0]
 
-    def detect_batch(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
-        """Several frames (any sizes) in one backend call."""
-        if self.backend.frames_in_backend:
-            return self.backend.detect_frames(frames_bgr, self.nms)
-        images = preprocess(frames_bgr, self.info.input_size)
-        return self.detect_images(images, [(f.shape[1], f.shape[0]) for f in frames_bgr])
+    def detect_batch(self, frames_bgr: Sequence[np.ndarray], timings: dict[str, float] | None = None) -> list[Detections]:
+        """Several frames (any sizes) in one backend call.
 
-    def detect_images(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
+        ``timings``: if given, seconds per stage are added to it: ``preprocess``, ``infer``,
+        ``postprocess`` — as far as the backend's level separates them (a backend that takes raw
+        frames reports only ``infer``; one with NMS inside, ``preprocess`` and ``infer``).
+        """
+        clock = _StageClock(timings)
+        if self.backend.frames_in_backend:
+            dets = self.backend.detect_frames(frames_bgr, self.nms)
+            clock.lap("infer")
+            return dets
+        images = preprocess(frames_bgr, self.info.input_size)
+        clock.lap("preprocess")
+        return self.detect_images(images, [(f.shape[1], f.shape[0]) for f in frames_bgr], clock)
+
+    def detect_images(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]],
+                      clock: "_StageClock | None" = None) -> list[Detections]:
         """Preprocessed uint8 ``[N, H, W, 3]`` RGB images + original frame sizes -> detections."""
+        clock = clock or _StageClock(None)
         if self.backend.postprocess_in_backend:
-            return self.backend.detect(images, sizes_wh, self.nms)
+            dets = self.backend.detect(images, sizes_wh, self.nms)
+            clock.lap("infer")
+            return dets
         boxes, scores = self.backend.infer(images)
-        return self.postprocess(boxes, scores, sizes_wh)
+        clock.lap("infer")
+        dets = self.postprocess(boxes, scores, sizes_wh)
+        clock.lap("postprocess")
+        return dets
 
     def postprocess(self, boxes: np.ndarray, scores: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
         """Raw backend outputs -> detections (see :func:`postprocess_batch`)."""

@@ -55,8 +55,8 @@ def test_video_headless_outputs_are_complete(script, quant_artifact, shared_dir,
         assert f"{stage} " in summary, summary
 
 
-@pytest.mark.parametrize("script, sig", [("trt_ssd_async.py", signal.SIGINT), ("trt_ssd_async.py", signal.SIGTERM),
-                                         ("trt_ssd.py", signal.SIGINT)])
+@pytest.mark.parametrize("script", ["trt_ssd_async.py", "trt_ssd.py"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_on_looping_video_shuts_down_cleanly(script, sig, quant_artifact, shared_dir, tmp_path):
     out, js = tmp_path / "loop.mp4", tmp_path / "loop.jsonl"
     proc = subprocess.Popen([sys.executable, str(REPO / script), "-m", str(quant_artifact[0]),
@@ -71,15 +71,12 @@ def test_signal_on_looping_video_shuts_down_cleanly(script, sig, quant_artifact,
             time.sleep(0.1)
         time.sleep(2.0)
         proc.send_signal(sig)
-        t0 = time.monotonic()
-        _, err = proc.communicate(timeout=5)
-        elapsed = time.monotonic() - t0
+        _, err = proc.communicate(timeout=5)  # the acceptance bound: stopped within 5 s
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode in (0, 130), err
-    assert elapsed < 5
+    assert proc.returncode == 128 + sig, err  # 130 for SIGINT, 143 for SIGTERM
     lines = js.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line parses: no partial line
     assert [r["frame"] for r in records] == list(range(len(records)))

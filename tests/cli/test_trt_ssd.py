@@ -77,6 +77,7 @@ def test_do_resize(shared_dir, model_args, tmp_path):
         ("absent model, no network", ["-m", "ssd_mobilenet_v1_coco", "--image", "{good}"], "ssd_mobilenet_v1_coco.pb"),
         ("bad output extension", ["--image", "{good}", "--output", "{tmp}/x.txt"], "expected an image"),
         ("headless without outputs", ["--image", "{good}"], "--headless: expected --output"),
+        ("json path is a directory", ["--image", "{good}", "--json", "{tmp}"], "Is a directory"),
     ],
 )
 def test_bad_input_is_one_clear_line(case, args, expect, shared_dir, model_args, tmp_path):
@@ -88,7 +89,7 @@ def test_bad_input_is_one_clear_line(case, args, expect, shared_dir, model_args,
             "{good}": str(shared_dir / "media" / "tensorrt_demos_dog.jpg")}
     args = [subs.get(a, a).replace("{tmp}", str(tmp_path)) for a in args]
     base = model_args if "-m" not in args else ["--model_dir", str(shared_dir / "models")]
-    extra = [] if case == "headless without outputs" else ["--json", str(tmp_path / "o.jsonl")]
+    extra = [] if case in ("headless without outputs", "json path is a directory") else ["--json", str(tmp_path / "o.jsonl")]
     env = {"TRTSSD_MODEL_DIR": str(tmp_path / "empty")}
     r = run([*base, *args, "--headless", *extra], env_extra=env)
     assert r.returncode != 0

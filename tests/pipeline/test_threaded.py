@@ -113,11 +113,18 @@ def test_mailbox_reorders_results_of_several_producers():
     assert isinstance(box.get(1.0), EndOfStream)
 
 
-def test_mailbox_newest_only_ignores_an_older_late_result():
+@pytest.mark.parametrize("take_first", [False, True])
+def test_mailbox_newest_only_ignores_an_older_late_result(take_first):
     box = Mailbox(keep_all=False, producers=2)
     box.put(_result(5), seq=5)
+    if take_first:  # frame 5 already shown: frame 4 must not follow it
+        assert box.get(1.0).frame.index == 5
     box.put(_result(4), seq=4)  # a slower worker's older frame
-    assert box.get(1.0).frame.index == 5 and box.dropped == 1
+    assert box.dropped == 1
+    if take_first:
+        assert box.get(0.05) is None
+    else:
+        assert box.get(1.0).frame.index == 5
 
 
 @pytest.mark.parametrize(
@@ -207,6 +214,34 @@ def test_producer_error_is_raised_in_the_consumer():
 def test_stalled_producer_is_reported_not_waited_on_forever(make_detector):
     with pytest.raises(PipelineStalled, match="stuck in 'capture'"):
         run_async(Synthetic(None, delay=3.0), make_detector, [Recorder()], frame_timeout=0.5, startup_timeout=120)
+
+
+def test_model_load_does_not_count_against_the_frame_timeout(make_detector):
+    def slow():
+        time.sleep(1.0)
+        return make_detector()
+
+    result = run_async(Synthetic(5), slow, [Recorder()], frame_timeout=0.5, startup_timeout=60)
+    assert result.frames == 5
+
+
+def test_workers_load_one_after_another(make_detector):
+    """The second worker creates its detector only once the first has one, so a first-use
+    conversion runs once instead of racing on the cache."""
+    spans, lock = [], threading.Lock()
+
+    def make():
+        t0 = time.perf_counter()
+        time.sleep(0.3)
+        det = make_detector()
+        with lock:
+            spans.append((t0, time.perf_counter()))
+        return det
+
+    sink = Recorder()
+    run_async(Synthetic(12), make, [sink], workers=2)
+    (a0, a1), (b0, b1) = sorted(spans)
+    assert b0 >= a1 and sink.indices == list(range(12))
 
 
 def test_slow_model_load_hits_startup_timeout():

@@ -10,13 +10,13 @@ uint8): the network's ``images`` input is uint8, normalisation is inside the gra
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from trtssd.errors import InputError
+from trtssd.fileio import write_bytes_atomic
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -96,10 +96,7 @@ class CalibrationCache:
 
     def write(self, data: bytes) -> None:
         """Store the table atomically (write to a temp file, then rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(bytes(data))
-        os.replace(tmp, self.path)
+        write_bytes_atomic(self.path, bytes(data))
 
 
 def make_entropy_calibrator(trt, data: CalibrationData | None, cache: CalibrationCache, input_name: str):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trtssd.errors import BackendError, InputError
+from trtssd.fileio import write_bytes_atomic
 from trtssd.models.resolve import cache_dir, sha256_file
 from trtssd.postprocess.nms import NmsParams
 
@@ -281,10 +281,7 @@ def ensure_engine(trt, onnx_path: Path, input_name: str, input_hw: tuple[int, in
     finally:
         if calibrator is not None:
             calibrator.free()
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, dst)
+    write_bytes_atomic(dst, blob)
     write_sidecar(dst, key, nms=asdict(read_nms(Path(onnx_path))), onnx=str(onnx_path), workspace_mib=opts.workspace_mib, build_s=round(time.monotonic() - t0, 1))
     log(f"trtssd: engine built in {time.monotonic() - t0:.0f} s")
     return dst

@@ -26,8 +26,12 @@ def run_main(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
     """Run a subcommand; map library errors to one stderr line and a non-zero exit code."""
     try:
         return int(fn(args) or 0)
-    except (TrtSsdError, ValueError, FileNotFoundError) as exc:
+    except (TrtSsdError, ValueError) as exc:
         print(f"trtssd: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # e.g. an output path in a read-only or missing place
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"trtssd: error: file{where}: expected to be able to use it, found {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("trtssd: interrupted", file=sys.stderr)

@@ -113,14 +113,24 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--source_timeout: expected > 0 seconds, found {args.source_timeout}")
 
 
+class StopRequest(threading.Event):
+    """Set by SIGINT/SIGTERM; ``signum`` says which (for the 128 + N exit code)."""
+
+    signum: int = signal.SIGINT
+
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
+
+
 @contextlib.contextmanager
 def stop_on_signals():
-    """SIGINT/SIGTERM set the returned event (a second SIGINT raises KeyboardInterrupt)."""
-    stop = threading.Event()
+    """SIGINT/SIGTERM set the returned :class:`StopRequest` (a second SIGINT raises KeyboardInterrupt)."""
+    stop = StopRequest()
 
     def handler(signum, _frame):
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -145,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_sync(source, detector, sinks, max_frames=args.max_frames, stop=stop,
                           source_timeout=args.source_timeout)
     print(result.summary("trt_ssd", detector.backend.name))
-    return 130 if result.stopped_by == "signal" else 0
+    return stop.exit_code() if result.stopped_by == "signal" else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                            startup_timeout=args.startup_timeout, on_ready=on_ready, workers=workers)
     backend = f"{backend_name[0]}, {workers} worker{'s' * (workers > 1)}"
     print(result.summary("trt_ssd_async", backend))
-    return 130 if result.stopped_by == "signal" else 0
+    return stop.exit_code() if result.stopped_by == "signal" else 0
 
 
 CPU_BACKENDS = ("onnxruntime", "onnxruntime-nms")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from trtssd.errors import ConversionError, ModelFormatError
+from trtssd.fileio import atomic_path
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 
 FORMAT_VERSION = 1
@@ -92,8 +92,8 @@ def write_info(model, info: ArtifactInfo) -> None:
 
 
 def save_onnx(model, dst: Path, what: str = "ONNX") -> Path:
-    """Check ``model`` with the full ONNX checker and write it to ``dst`` atomically (a temp file in
-    the same directory, then a rename), so a reader never sees a partial file."""
+    """Check ``model`` with the full ONNX checker and write it to ``dst`` atomically (see
+    :func:`trtssd.fileio.atomic_path`)."""
     import onnx
 
     try:
@@ -101,12 +101,9 @@ def save_onnx(model, dst: Path, what: str = "ONNX") -> Path:
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ConversionError(f"{what}: expected a valid ONNX graph, found: {first}") from None
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.partial")
-    onnx.save(model, str(tmp))
-    os.replace(tmp, dst)
-    return dst
+    with atomic_path(dst) as tmp:
+        onnx.save(model, str(tmp))
+    return Path(dst)
 
 
 def save_artifact(model, info: ArtifactInfo, dst: Path) -> ArtifactInfo:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +131,8 @@ def resolve_model(model: str, model_dir: Path | str | None = None, allow_downloa
     return ResolvedModel(path, spec.source.kind, spec)
 
 
-def download_model(spec: ModelSpec, target_dir: Path, url: str | None = None) -> Path:
+def download_model(spec: ModelSpec, target_dir: Path, url: str | None = None,
+                   log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> Path:
     """Download ``spec``'s file into ``target_dir`` (extracting ``archive_member`` from a zip or
     tar.gz), verify its sha256 and move it into place atomically. ``url`` overrides the spec's."""
     from tqdm import tqdm
@@ -153,7 +156,7 @@ def download_model(spec: ModelSpec, target_dir: Path, url: str | None = None) ->
                 f"download of {spec.name} from {url}: expected sha256 {src.sha256}, found {digest}; file discarded"
             )
         if not src.sha256:
-            print(f"trtssd: {spec.name}: upstream publishes no checksum; downloaded file has sha256 {digest}")
+            log(f"trtssd: {spec.name}: upstream publishes no checksum; downloaded file has sha256 {digest}")
         os.replace(got, final)
     return final
 

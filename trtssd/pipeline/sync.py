@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from trtssd.detections import Detections
 from trtssd.detector import Detector
-from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sinks.draw import draw_detections, draw_fps
@@ -52,7 +51,8 @@ def run_sync(source: Source, detector: Detector, sinks: Sequence[Sink], *, max_f
             frame = source.read(timeout=source_timeout)
         if frame is None:
             break
-        dets, seconds = detect_timed(detector, frame.image)
+        seconds: dict[str, float] = {}
+        dets = detector.detect_batch([frame.image], seconds)[0]
         for name, sec in seconds.items():
             stages.add(name, sec)
         user_stop = deliver(frame, dets, sinks, stages, meter if show_fps else None)

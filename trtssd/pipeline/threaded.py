@@ -31,7 +31,6 @@ from trtssd.detections import Detections
 from trtssd.detector import Detector
 from trtssd.errors import TrtSsdError
 from trtssd.pipeline.sync import deliver
-from trtssd.pipeline.timed import detect_timed
 from trtssd.pipeline.stats import FpsMeter, RunResult, StageTimes
 from trtssd.sinks.base import Sink
 from trtssd.sources.base import Frame, Source
@@ -73,6 +72,7 @@ class Mailbox:
         self._pending: dict[int, Result] = {}  # by sequence number
         self._next = 0  # keep_all: the sequence number the consumer takes next
         self._auto_seq = 0
+        self._last_taken = -1  # newest-only: the sequence number the consumer took last
         self._producers_left = producers
         self._error: BaseException | None = None
         self._ended = False
@@ -89,8 +89,8 @@ class Mailbox:
                 while seq >= self._next + self.capacity and not self.cancelled:
                     self.cond.wait(0.5)
             else:
-                newest = max(self._pending, default=-1)
-                if seq < newest:  # a slower worker's older frame: already superseded
+                if seq < max(self._pending, default=-1) or seq <= self._last_taken:
+                    # a slower worker's older frame: already superseded, or older than one shown
                     self.dropped += 1
                     return not self.cancelled
                 self.dropped += len(self._pending)
@@ -123,7 +123,8 @@ class Mailbox:
                 self._next += 1
             return item
         if self._pending:
-            item = self._pending.pop(max(self._pending))
+            self._last_taken = max(self._pending)
+            item = self._pending.pop(self._last_taken)
             self._pending.clear()
             return item
         return None
@@ -155,6 +156,11 @@ class FrameFeed:
         self._lock = threading.Lock()
         self._count = 0
 
+    @property
+    def exhausted(self) -> bool:
+        """True once ``max_frames`` frames were handed out."""
+        return self.max_frames is not None and self._count >= self.max_frames
+
     def next(self) -> tuple[int, Frame, float] | None:
         """``(sequence, frame, capture seconds)``, or None at the end (EOS or ``max_frames``)."""
         with self._lock:
@@ -171,9 +177,10 @@ class FrameFeed:
 class Producer(threading.Thread):
     """Owns one detector: creates it, then capture + preprocess + infer + postprocess per frame."""
 
-    def __init__(self, feed: FrameFeed, make_detector: Callable[[], Detector], mailbox: Mailbox, index: int = 0) -> None:
+    def __init__(self, feed: FrameFeed, make_detector: Callable[[], Detector], mailbox: Mailbox, index: int = 0,
+                 after: "Producer | None" = None) -> None:
         super().__init__(name=f"trtssd-producer-{index}", daemon=True)
-        self.feed, self.make_detector, self.mailbox = feed, make_detector, mailbox
+        self.feed, self.make_detector, self.mailbox, self.after = feed, make_detector, mailbox, after
         self.stage = "starting"
         self.ready = threading.Event()
         self.ready_at = 0.0  # time.perf_counter() when the detector was created
@@ -182,6 +189,13 @@ class Producer(threading.Thread):
     def run(self) -> None:
         error: BaseException | None = None
         try:
+            if self.after is not None:
+                # Load after the first worker: a first-use conversion (or engine build) then runs
+                # once, and the others find it in the cache.
+                self.stage = "waiting for the first worker's model"
+                while not self.after.ready.wait(0.1):
+                    if self.mailbox.cancelled or not self.after.is_alive():
+                        return
             self.stage = "loading the model"
             self.detector = self.make_detector()
             self.ready_at = time.perf_counter()
@@ -203,7 +217,8 @@ class Producer(threading.Thread):
                 return
             seq, frame, capture = got
             self.stage = "detect"
-            dets, seconds = detect_timed(det, frame.image)
+            seconds: dict[str, float] = {}
+            dets = det.detect_batch([frame.image], seconds)[0]
             self.stage = "handing over"
             if not self.mailbox.put(Result(frame, dets, {"capture": capture, **seconds}), seq):
                 return
@@ -231,44 +246,45 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
     mailbox = Mailbox(keep_all, capacity + workers - 1, producers=workers)
     reader = PrefetchSource(source, capacity + workers) if prefetch and not source.is_live else None
     feed = FrameFeed(reader or source, source_timeout, max_frames)
-    producers = [Producer(feed, make_detector, mailbox, i) for i in range(workers)]
+    producers: list[Producer] = []
+    for i in range(workers):
+        producers.append(Producer(feed, make_detector, mailbox, i, after=producers[0] if i else None))
     stages, meter = StageTimes(), FpsMeter()
     frames, stopped_by, t_start, first = 0, "eos", time.perf_counter(), 0.0
     for p in producers:
         p.start()
-    waited, announced = 0.0, False
+    wait_since = time.perf_counter()  # when the consumer started waiting for the next result
     try:
         while True:
             if stop is not None and stop.is_set():
                 stopped_by = "signal"
                 break
-            t_wait = time.perf_counter()
             item = mailbox.get(0.1)
-            ready = all(p.ready.is_set() for p in producers)
-            if not announced and ready:
-                announced = True
-                t_start = min(p.ready_at for p in producers)  # FPS excludes model loading, like the sync loop
-                if on_ready is not None:
-                    on_ready(producers[0].detector)
             if item is None:
-                waited += time.perf_counter() - t_wait
-                limit = frame_timeout if ready else startup_timeout
-                if waited > limit:
+                # The first result carries model loading and warm-up (cuDNN autotuning, a lazy
+                # TensorRT engine build): it gets startup_timeout, later ones frame_timeout.
+                limit = frame_timeout if frames else startup_timeout
+                if time.perf_counter() - wait_since > limit:
                     stuck = ", ".join(sorted({p.stage for p in producers}))
                     raise PipelineStalled(f"pipeline: expected a result within {limit:.0f} s, found none "
                                           f"(producer stuck in '{stuck}')")
                 continue
-            waited = 0.0
             if isinstance(item, EndOfStream):
-                stopped_by = "max_frames" if max_frames is not None and frames >= max_frames else "eos"
+                stopped_by = "max_frames" if feed.exhausted else "eos"
                 break
-            stages.add("wait", time.perf_counter() - t_wait)
+            if frames == 0:
+                t_start = producers[0].ready_at  # FPS excludes model loading, like the sync loop
+                if on_ready is not None:
+                    on_ready(producers[0].detector)
+            else:
+                stages.add("wait", time.perf_counter() - wait_since)
             for name, sec in item.stage_seconds.items():
                 stages.add(name, sec)
             user_stop = deliver(item.frame, item.detections, sinks, stages, meter if show_fps else None)
             frames += 1
             if frames == 1:
                 first = time.perf_counter() - t_start
+            wait_since = time.perf_counter()
             if user_stop:
                 stopped_by = "user"
                 break

@@ -49,9 +49,11 @@ class VideoFileSink(Sink):
         if self._writer is None:
             h, w = image.shape[:2]
             fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
-            if not self._writer.isOpened():
+            writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
+            if not writer.isOpened():
+                writer.release()
                 raise InputError(f"video output '{self.path}': expected a writable video, found the encoder refused it")
+            self._writer = writer
             self._size = (w, h)
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size)
@@ -62,7 +64,8 @@ class VideoFileSink(Sink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self._tmp, self.path)
+            if self._tmp.exists():
+                os.replace(self._tmp, self.path)
 
 
 class ImageFileSink(Sink):

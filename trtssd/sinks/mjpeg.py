@@ -7,6 +7,7 @@ Routes: ``/`` a small HTML page (the live stream and the current FPS), ``/stream
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -66,7 +67,8 @@ def _handler(latest: _Latest) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the browser went away
+                self.wfile.write(body)
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]

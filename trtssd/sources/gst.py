@@ -12,6 +12,7 @@ as the original tensorrt_demos camera pipelines scaled to it).
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import os
 import shlex
@@ -138,8 +139,9 @@ class GstSource(LatestFrameSource):
         return proc
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
-        for line in iter(proc.stderr.readline, b""):
-            self._stderr.append(line.decode(errors="replace").rstrip())
+        with proc.stderr:  # closed when gst-launch exits (one descriptor per reconnect otherwise)
+            for line in iter(proc.stderr.readline, b""):
+                self._stderr.append(line.decode(errors="replace").rstrip())
 
     def _read_exact(self, stream, size: int) -> bytes | None:
         buf = bytearray(size)
@@ -159,16 +161,14 @@ class GstSource(LatestFrameSource):
                 if self._closing.is_set():
                     return
                 self._proc = self._launch()
-            got_frames = 0
             while (data := self._read_exact(self._proc.stdout, size)) is not None:
                 self._publish(np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3))
-                got_frames += 1
                 backoff = self.reconnect.initial
             self._stop_proc()
             if self._closing.is_set():
                 return
             if not self.reconnect.enabled:
-                if got_frames == 0 and self.frames_published == 0:
+                if self.frames_published == 0:
                     detail = " | ".join(list(self._stderr)[-3:]) or f"exit code {self._proc.returncode}"
                     raise InputError(f"{self.name}: expected video frames from GStreamer, found none ({detail})")
                 return  # end of stream
@@ -198,4 +198,5 @@ class GstSource(LatestFrameSource):
         with self._proc_lock:
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.kill()
-                self._proc.wait(timeout=3)
+                with contextlib.suppress(subprocess.TimeoutExpired):  # never raise from close()
+                    self._proc.wait(timeout=3)

@@ -1,4 +1,4 @@
-"""detect_timed: equal to Detector.detect, with the stages each backend level allows."""
+"""Detector.detect_batch(..., timings): equal to Detector.detect, with the stages each backend level allows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from trtssd.pipeline.timed import detect_timed
 
 
 @pytest.mark.parametrize("level, stages", [
@@ -29,7 +28,8 @@ def test_stages_per_backend_level(cpu_detector, shared_dir, monkeypatch, level, 
         monkeypatch.setattr(backend, "detect_frames", lambda frames, nms: cpu_detector.postprocess(
             *backend.infer(preprocess(frames, cpu_detector.info.input_size)), [(f.shape[1], f.shape[0]) for f in frames]),
             raising=False)
-    dets, seconds = detect_timed(cpu_detector, image)
+    seconds: dict[str, float] = {}
+    dets = cpu_detector.detect_batch([image], seconds)[0]
     assert set(seconds) == stages and all(v >= 0 for v in seconds.values())
     assert len(dets) == len(expected) > 0
     np.testing.assert_allclose(dets.xyxy, expected.xyxy, atol=1e-4)
