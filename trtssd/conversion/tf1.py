@@ -17,10 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, save_artifact
+from trtssd.conversion.artifact import (
+    BOXES_NAME,
+    INPUT_NAME,
+    SCORES_NAME,
+    ArtifactInfo,
+    save_artifact,
+)
+from trtssd.conversion.surgery import dynamic_batch_reshapes
 from trtssd.conversion.tfgraph import (
-    TF_IMAGE_NAME, NodeOverrides, cut_graph_def, evaluate_anchors, find_ssd_graph, load_frozen_graph,
-    run_tf2onnx_graphdef, spec_anchors,
+    TF_IMAGE_NAME,
+    NodeOverrides,
+    cut_graph_def,
+    evaluate_anchors,
+    find_ssd_graph,
+    load_frozen_graph,
+    run_tf2onnx_graphdef,
+    spec_anchors,
 )
 from trtssd.errors import ConversionError
 from trtssd.models.spec import BoxCoderSpec, ModelSpec, PostprocessSpec
@@ -120,13 +133,8 @@ def finish_onnx(raw: Path, boxes_name: str, classes_name: str, input_size: tuple
     import onnx_graphsurgeon as gs
 
     graph = gs.import_onnx(onnx.load(str(raw)))
-    for node in graph.nodes if batch_one else []:
-        if node.op == "Reshape" and isinstance(node.inputs[1], gs.Constant):
-            shape = np.array(node.inputs[1].values)
-            if shape.ndim == 1 and shape.size >= 2 and shape[0] == 1:
-                shape = shape.copy()
-                shape[0] = 0
-                node.inputs[1] = gs.Constant(f"{node.name}_dynamic_shape", shape)
+    if batch_one:
+        dynamic_batch_reshapes(graph)
     tensors = graph.tensors()
     image = tensors.get(f"{TF_IMAGE_NAME}:0")
     if image is None or image not in graph.inputs:

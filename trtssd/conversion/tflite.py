@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, save_artifact
+from trtssd.conversion.artifact import (
+    BOXES_NAME,
+    INPUT_NAME,
+    SCORES_NAME,
+    ArtifactInfo,
+    save_artifact,
+)
+from trtssd.conversion.surgery import dynamic_batch_reshapes
 from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
@@ -150,13 +157,7 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
     else:
         image.name, image.shape = INPUT_NAME, ["batch", h, w, 3]
 
-    for node in graph.nodes:  # batch-1 Reshape targets -> 0 ("copy the batch dimension")
-        if node.op == "Reshape" and isinstance(node.inputs[1], gs.Constant):
-            shape = np.array(node.inputs[1].values)
-            if shape.ndim == 1 and shape.size >= 2 and shape[0] == 1:
-                shape = shape.copy()
-                shape[0] = 0
-                node.inputs[1] = gs.Constant(f"{node.name}_dynamic_shape", shape)
+    dynamic_batch_reshapes(graph)
     num_anchors = info.anchors_cyxhw.shape[0]
     boxes.name, boxes.dtype, boxes.shape = BOXES_NAME, np.float32, ["batch", num_anchors, 4]
     scores.name, scores.dtype, scores.shape = SCORES_NAME, np.float32, ["batch", num_anchors, None]
