@@ -11,7 +11,6 @@ import numpy as np
 
 from trtssd.backends.base import Backend, create_backend
 from trtssd.conversion.api import ensure_artifact
-from trtssd.conversion.artifact import ArtifactInfo
 from trtssd.detections import Detections
 from trtssd.postprocess.detect import postprocess_batch
 from trtssd.postprocess.nms import NmsParams
@@ -73,10 +72,6 @@ class Detector:
     @property
     def labels(self) -> tuple[str, ...]:
         return self.info.labels
-
-    @property
-    def model_info(self) -> ArtifactInfo:
-        return self.info
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         """One BGR uint8 frame ``[H, W, 3]`` -> its detections in that frame's pixels."""
