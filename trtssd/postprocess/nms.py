@@ -9,12 +9,14 @@ each anchor keeps only its best class and one class-agnostic NMS runs over all a
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
 
 from trtssd.postprocess.boxes import box_area
+
+# Candidates sorted per round of :func:`select` (a speed knob only: results do not depend on it).
+PRE_NMS_TOP_K = 256
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def batched_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarra
 
 
 def multiclass_nms(
-    boxes_xyxy: np.ndarray, scores: np.ndarray, params: NmsParams
+    boxes_xyxy: np.ndarray, scores: np.ndarray, params: NmsParams, pre_nms_top_k: int = PRE_NMS_TOP_K
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Select detections of one image.
 
@@ -87,44 +89,98 @@ def multiclass_nms(
         boxes_xyxy: float ``[A, 4]`` decoded boxes, one per anchor (shared by all classes).
         scores: float ``[A, C]`` activated scores; column 0 is the background and is ignored.
         params: thresholds and limits.
+        pre_nms_top_k: candidates sorted and visited per round (see :func:`select`); the result
+            does not depend on it.
 
     Returns:
         ``(boxes [K, 4], scores [K], class_ids [K])`` sorted by score descending, K <= max_total.
     """
+    anchors, classes, cand_scores = candidates(scores, params)
+    keep = select(boxes_xyxy[anchors], cand_scores, classes, anchors, params, pre_nms_top_k)
+    sel = anchors[keep]
+    return boxes_xyxy[sel], cand_scores[keep], classes[keep].astype(np.int64) + 1
+
+
+def candidates(scores: np.ndarray, params: NmsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[A, C]`` activated scores -> the (anchor, class) pairs scoring above the threshold:
+    ``(anchors [K], classes [K] (0-based foreground, i.e. column - 1), scores [K])``, anchor-major.
+    ``class_agnostic``: only each anchor's best foreground class."""
     fg = scores[:, 1:]
     if params.class_agnostic:
         best = fg.argmax(axis=1)
         best_scores = fg[np.arange(len(fg)), best]
-        anchors = np.nonzero(best_scores > params.score_threshold)[0]
-        keep = nms(boxes_xyxy[anchors], best_scores[anchors], params.iou_threshold, params.max_total)
-        sel = anchors[keep]
-        return boxes_xyxy[sel], best_scores[sel], best[sel].astype(np.int64) + 1
+        anchors = np.flatnonzero(best_scores > params.score_threshold)
+        return anchors, best[anchors], best_scores[anchors]
+    above = scores > params.score_threshold  # contiguous: faster than testing the fg view
+    above[:, 0] = False
+    anchors, columns = np.divmod(np.flatnonzero(above), scores.shape[1])  # 1-D nonzero: much faster than 2-D
+    return anchors, columns - 1, scores[anchors, columns]
 
-    # Per class, as the OD API does; each NMS stops after max_per_class boxes. Classes run best
-    # first, and a class's NMS also stops at boxes scoring below the current max_total-th best kept
-    # score: such boxes can never reach the final top max_total, so the result is unchanged while
-    # the work at low score thresholds (1e-2 .. 1e-8, for mAP) drops by orders of magnitude.
-    best_kept: list[float] = []  # min-heap of the max_total best scores kept so far
-    out_boxes, out_scores, out_classes = [], [], []
-    class_max = fg.max(axis=0)
-    for c in np.argsort(-class_max, kind="stable"):
-        floor = best_kept[0] if len(best_kept) == params.max_total else None
-        if class_max[c] <= params.score_threshold or (floor is not None and class_max[c] < floor):
-            continue
-        cand = np.nonzero(fg[:, c] > params.score_threshold)[0]
-        keep = cand[nms(boxes_xyxy[cand], fg[cand, c], params.iou_threshold, params.max_per_class, floor)]
-        kept_scores = fg[keep, c]
-        for sc in kept_scores.tolist():
-            if len(best_kept) < params.max_total:
-                heapq.heappush(best_kept, sc)
-            elif sc > best_kept[0]:
-                heapq.heapreplace(best_kept, sc)
-        out_boxes.append(boxes_xyxy[keep])
-        out_scores.append(kept_scores)
-        out_classes.append(np.full(len(keep), c + 1, dtype=np.int64))
-    if not out_scores:
-        return np.zeros((0, 4), boxes_xyxy.dtype), np.zeros(0, scores.dtype), np.zeros(0, np.int64)
-    all_scores, all_classes = np.concatenate(out_scores), np.concatenate(out_classes)
-    # Best first; equal scores by class id, then in NMS order, as the OD API's final top-k does.
-    order = np.lexsort((np.arange(len(all_scores)), all_classes, -all_scores))[: params.max_total]
-    return np.concatenate(out_boxes)[order], all_scores[order], all_classes[order]
+
+def select(boxes_xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, anchors: np.ndarray,
+           params: NmsParams, pre_nms_top_k: int = PRE_NMS_TOP_K) -> np.ndarray:
+    """NMS over explicit candidates -> indices kept, best first.
+
+    ``boxes_xyxy [K, 4]``, ``scores [K]`` (all above the score threshold), ``classes [K]`` and
+    ``anchors [K]`` (ints, for the order of equal scores) describe the (anchor, class) candidates.
+
+    One greedy pass over all candidates, best first (equal scores by class, then anchor), is the
+    OD API's per-class NMS + merge + top-k (see the module docstring): a candidate is kept when
+    no kept candidate of its class (any class when ``class_agnostic``) overlaps it by IoU
+    ``> iou_threshold`` and its class has fewer than ``max_per_class`` kept; the pass stops at
+    ``max_total``. Boxes of other classes are masked out of the IoU, so each IoU is computed in
+    the boxes' dtype exactly as a per-class NMS computes it. Only the best ``pre_nms_top_k``
+    candidates are sorted at a time: the pass usually stops long before the rest are needed.
+    """
+    groups = np.zeros(len(scores), np.int64) if params.class_agnostic else classes.astype(np.int64)
+    cap = params.max_total if params.class_agnostic else params.max_per_class
+    areas = box_area(boxes_xyxy)
+    kept: list[int] = []
+    per_group: dict[int, int] = {}
+    remaining = np.arange(len(scores))
+    while remaining.size and len(kept) < params.max_total:
+        if remaining.size > pre_nms_top_k:  # the top-k, with every candidate tied with the k-th
+            kth = np.partition(scores[remaining], remaining.size - pre_nms_top_k)[remaining.size - pre_nms_top_k]
+            in_chunk = scores[remaining] >= kth
+            chunk, remaining = remaining[in_chunk], remaining[~in_chunk]
+        else:
+            chunk, remaining = remaining, remaining[:0]
+        tie = anchors[chunk] if params.class_agnostic else anchors[chunk] + classes[chunk].astype(np.int64) * (1 << 32)
+        chunk = chunk[np.lexsort((tie, -scores[chunk]))]
+        if kept:  # candidates of a later round: suppressed by the boxes kept so far
+            chunk = chunk[_survivors(boxes_xyxy, areas, groups, np.asarray(kept), chunk, per_group, cap,
+                                     params.iou_threshold)]
+        # IoU > threshold between candidates of one group, all pairs of the round at once
+        over = _pairwise_iou(boxes_xyxy, areas, chunk, chunk) > params.iou_threshold
+        g = groups[chunk]
+        over &= g[:, None] == g[None, :]
+        removed = np.zeros(len(chunk), bool)
+        for j in range(len(chunk)):
+            if removed[j]:
+                continue
+            kept.append(int(chunk[j]))
+            if len(kept) == params.max_total:
+                break
+            gj = int(g[j])
+            per_group[gj] = per_group.get(gj, 0) + 1
+            removed |= (g == gj) if per_group[gj] >= cap else over[j]
+    return np.asarray(kept, dtype=np.int64)
+
+
+def _pairwise_iou(boxes: np.ndarray, areas: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """IoU ``[len(rows), len(cols)]`` of ``boxes[rows]`` x ``boxes[cols]``, each value computed with
+    the same operations (in the boxes' dtype) as :func:`nms` computes it."""
+    r, c = boxes[rows].T, boxes[cols].T
+    w = np.minimum.outer(r[2], c[2]) - np.maximum.outer(r[0], c[0])
+    h = np.minimum.outer(r[3], c[3]) - np.maximum.outer(r[1], c[1])
+    inter = np.clip(w, 0, None, out=w) * np.clip(h, 0, None, out=h)
+    union = np.add.outer(areas[rows], areas[cols]) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _survivors(boxes, areas, groups, kept, chunk, per_group, cap, iou_threshold) -> np.ndarray:
+    """Mask over ``chunk``: not overlapping a kept box of its group, and its group not full."""
+    full = [g for g, n in per_group.items() if n >= cap]
+    ok = ~np.isin(groups[chunk], full) if full else np.ones(len(chunk), bool)
+    hit = (_pairwise_iou(boxes, areas, kept, chunk) > iou_threshold) & (groups[kept, None] == groups[None, chunk])
+    return ok & ~hit.any(axis=0)
