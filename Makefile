@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 SHARED ?= $(abspath ../shared)
-EXTRAS ?= convert,eval,test,bench
+EXTRAS ?= convert,eval,test,bench,openvino
 # The torch backend's CPU parity tests need PyTorch. On this project's machines torch==2.13.0 is a
 # local CPU wheel; elsewhere PyPI serves a CUDA build (GBs): `make test TORCH=` skips it (those
 # tests then skip).

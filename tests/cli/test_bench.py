@@ -56,3 +56,47 @@ def test_int_list(text, expected):
 def test_int_list_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError):
         _int_list(text)
+
+
+@pytest.mark.slow
+def test_bench_compare_tflite(shared_dir, quant_artifact, tmp_path, capsys):
+    """Both runtimes in their own processes on the same 3 images, 2 alternating rounds."""
+    images = shared_dir / "data" / "coco_val2017_subset158" / "val2017"
+    rc = main(["bench", "-m", "ssd_mobilenet_v1_coco_quant", "--model_dir", str(shared_dir / "models"),
+               "--compare", "tflite", "--images", str(images), "--max_images", "3", "--rounds", "2",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "TFLite interpreter" in out and "trtssd detect (" in out and "trtssd / TFLite:" in out
+    doc = json.loads((tmp_path / "compare-ssd_mobilenet_v1_coco_quant-tflite.json").read_text())
+    assert doc["images"] == 3 and doc["rounds"] == 2 and len(doc["round_ratios"]) == 2
+    for side in ("trtssd", "tflite"):
+        times = doc[side]["times_ms"]
+        assert len(times) == 2 and all(len(r) == 3 and min(r) > 0 for r in times)
+    assert doc["ratio"] == pytest.approx(doc["trtssd"]["median_ms"] / doc["tflite"]["median_ms"])
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--compare", "tflite"], "expected --images"),
+    (["--compare", "tflite", "--images", "/nonexistent/*.jpg"], "found none"),
+    (["--compare", "tflite", "--images", "{images}"], "expected -m to be a TFLite model"),
+    (["--compare", "tflite", "--images", "{images}", "--tflite", "/nonexistent.tflite"], "expected an existing .tflite"),
+    (["--compare", "tflite", "--images", "{images}", "--rounds", "0"], "--rounds: expected >= 1"),
+])
+def test_bench_compare_errors(argv, message, quant_artifact, shared_dir, tmp_path, capsys):
+    images = str(shared_dir / "data" / "coco_val2017_subset158" / "val2017")
+    argv = [a.replace("{images}", images) for a in argv]
+    rc = main(["bench", "-m", str(quant_artifact[0]), "--out", str(tmp_path), *argv])
+    assert rc == 1
+    assert message in capsys.readouterr().err
+
+
+def test_models_and_help_say_what_auto_picks(capsys):
+    from trtssd.backends.base import resolve_backend_name
+
+    picked = resolve_backend_name("auto")
+    assert main(["models"]) == 0
+    assert f"--backend auto (the default) picks {picked} here" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["detect", "--help"])
+    assert f"here: {picked})" in " ".join(capsys.readouterr().out.split())

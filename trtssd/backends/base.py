@@ -21,6 +21,7 @@ from trtssd.errors import BackendError
 _BACKENDS = {
     "onnxruntime": ("trtssd.backends.onnxruntime", "OnnxRuntimeBackend"),
     "onnxruntime-nms": ("trtssd.backends.onnxruntime_nms", "OnnxRuntimeNmsBackend"),
+    "openvino": ("trtssd.backends.openvino", "OpenVinoBackend"),
     "tensorrt": ("trtssd.backends.tensorrt", "TensorRTBackend"),
     "torch": ("trtssd.backends.torch", "TorchBackend"),
 }
@@ -71,10 +72,15 @@ def available_backends() -> list[str]:
     return ["auto", *_BACKENDS]
 
 
+# What ``auto`` tries, fastest first: TensorRT, torch on a CUDA GPU, OpenVINO on an x86 CPU; else
+# ONNX Runtime (any CPU, e.g. ARM). Each module's ``is_available()`` decides.
+AUTO_ORDER = ("tensorrt", "torch", "openvino")
+
+
 def resolve_backend_name(name: str) -> str:
-    """Map ``auto`` to the best installed backend; validate other names."""
+    """Map ``auto`` to the best installed backend (see ``AUTO_ORDER``); validate other names."""
     if name == "auto":
-        for cand in ("tensorrt", "torch"):
+        for cand in AUTO_ORDER:
             if cand in _BACKENDS:
                 try:
                     module = importlib.import_module(_BACKENDS[cand][0])

@@ -1,6 +1,8 @@
 """``trtssd bench``: network-only latency/throughput sweep and end-to-end video FPS of a backend.
 
 Prints a table and writes ``bench-<model>-<backend>-<precision>.json`` and ``.png`` to ``--out``.
+``--compare tflite`` instead times the whole detect step against the TFLite interpreter on the
+same images (:mod:`trtssd.bench.compare`) and writes ``compare-<model>-tflite.json``.
 """
 
 from __future__ import annotations
@@ -44,10 +46,59 @@ def register(sub) -> None:
     p.add_argument("--conf_th", type=float, default=0.3, help="score threshold end to end (default 0.3)")
     p.add_argument("--no_network", action="store_true", help="skip the network-only sweep")
     p.add_argument("--out", default="bench-results", help="output directory (default ./bench-results)")
+    c = p.add_argument_group("side by side with the TFLite interpreter (--compare tflite)")
+    c.add_argument("--compare", choices=["tflite"], default=None,
+                   help="time trtssd's whole detect step against the TFLite interpreter (ai-edge-litert) on --images, "
+                        "each in its own process, alternating rounds")
+    c.add_argument("--images", default=None, help="directory or quoted glob of images for --compare")
+    c.add_argument("--max_images", type=int, default=60, help="first N images (sorted) for --compare (default 60)")
+    c.add_argument("--rounds", type=int, default=5, help="alternating rounds for --compare (default 5)")
+    c.add_argument("--threads", type=int, default=2, help="threads of each runtime for --compare (default 2)")
+    c.add_argument("--tflite", default=None,
+                   help="the .tflite file for the interpreter (default: -m itself when it is a TFLite model)")
     p.set_defaults(func=run)
 
 
+def run_compare(args: argparse.Namespace) -> int:
+    """``--compare tflite``: see :mod:`trtssd.bench.compare`."""
+    import json
+
+    from trtssd.bench.compare import RuntimeSpec, compare, list_images
+    from trtssd.models.resolve import resolve_model
+
+    for flag in ("max_images", "rounds", "threads"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag}: expected >= 1, found {getattr(args, flag)}")
+    if not args.images:
+        raise ValueError("--compare: expected --images DIR (or a quoted glob), found none")
+    images = list_images(args.images, args.max_images)
+    if args.tflite:
+        tflite = Path(args.tflite)
+        if not tflite.is_file():
+            raise FileNotFoundError(f"--tflite '{tflite}': expected an existing .tflite file, found none")
+    else:
+        resolved = resolve_model(args.model, args.model_dir)
+        if resolved.kind != "tflite":
+            raise ValueError(f"--compare tflite: expected -m to be a TFLite model (or --tflite PATH), "
+                             f"found a {resolved.kind} model")
+        tflite = resolved.path
+    common = dict(threads=args.threads, conf_th=args.conf_th)
+    result = compare(RuntimeSpec("trtssd", args.model, backend=args.backend, model_dir=args.model_dir, **common),
+                     RuntimeSpec("tflite", str(tflite), **common), images, args.rounds)
+    print(result.table())
+    out = Path(args.out) / f"compare-{Path(args.model).stem}-tflite.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"command": "trtssd " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+           "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **result.to_dict(),
+           "images_list": [str(p) for p in images]}
+    out.write_text(json.dumps(doc, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        return run_compare(args)
     from trtssd.bench import e2e as e2e_mod
     from trtssd.bench.network import bench_network
     from trtssd.bench.report import environment, format_table, write_json, write_plot

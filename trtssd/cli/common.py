@@ -45,5 +45,13 @@ def add_model_args(parser: argparse.ArgumentParser, default_model: str = "ssd_mo
                         help=f"registered model name (see 'trtssd models') or path to a .tflite/.onnx file (default: {default_model})")
     parser.add_argument("--model_dir", default=None,
                         help="extra directory searched for model files (also $TRTSSD_MODEL_DIR)")
-    parser.add_argument("--backend", default=os.environ.get("TRTSSD_BACKEND", "onnxruntime"), choices=available_backends(),
-                        help="inference backend (default: onnxruntime, the CPU backend; 'auto' picks TensorRT, then torch+CUDA)")
+    parser.add_argument("--backend", default=os.environ.get("TRTSSD_BACKEND", "auto"), choices=available_backends(),
+                        help="inference backend (default: auto = the fastest present: TensorRT, then torch on a CUDA "
+                             f"GPU, then OpenVINO on an x86 CPU, then ONNX Runtime; here: {auto_backend()})")
+
+
+def auto_backend() -> str:
+    """What ``--backend auto`` picks on this machine (imports the candidate backends' packages)."""
+    from trtssd.backends.base import resolve_backend_name
+
+    return resolve_backend_name("auto")

@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     return stop.exit_code() if result.stopped_by == "signal" else 0
 
 
-CPU_BACKENDS = ("onnxruntime", "onnxruntime-nms")
+CPU_BACKENDS = ("onnxruntime", "onnxruntime-nms", "openvino")
 
 
 def plan_workers(requested: str, backend: str, cores: int | None = None) -> tuple[int, dict]:
     """``(workers, backend_options)`` for ``--workers`` (a number or ``auto``).
 
-    CPU backends get ``auto`` = 2 workers on >= 2 cores, each ONNX Runtime session with half the
+    CPU backends get ``auto`` = 2 workers on >= 2 cores, each session (ONNX Runtime, OpenVINO) with half the
     cores (``$TRTSSD_ORT_THREADS`` overrides); GPU backends one worker (one device context).
     """
     from trtssd.backends.base import resolve_backend_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from trtssd.cli.common import auto_backend
 from trtssd.models.resolve import model_dirs
 from trtssd.models.zoo import MODELS
 
@@ -25,4 +26,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':28s}   {found}")
     print("\nsearched: " + ", ".join(str(d) for d in dirs))
     print("status: present = file found; download = fetched from its official URL on first use; absent = place the file yourself")
+    print(f"backend: --backend auto (the default) picks {auto_backend()} here "
+          "(order: tensorrt, torch on a CUDA GPU, openvino on an x86 CPU, onnxruntime)")
     return 0

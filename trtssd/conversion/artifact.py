@@ -113,6 +113,13 @@ def save_artifact(model, info: ArtifactInfo, dst: Path) -> ArtifactInfo:
     return info
 
 
+def int8_variant_path(artifact_path: Path) -> Path:
+    """Where the INT8 (Q/DQ) variant of an artifact lives, when its converter writes one
+    (QAT-quantized TFLite models; see :mod:`trtssd.conversion.qdq`): ``<stem>.int8.onnx``."""
+    p = Path(artifact_path)
+    return p.with_name(p.stem + ".int8.onnx")
+
+
 def read_info(path: Path) -> ArtifactInfo:
     """Read the :class:`ArtifactInfo` of an ONNX file; raises ModelFormatError for other ONNX files."""
     import onnx

@@ -3,14 +3,17 @@
 The network up to the postprocess op is converted by tf2onnx (``--dequantize``: quantized weights
 become float); onnx-graphsurgeon then cuts the graph at the postprocess op's two inputs (raw box
 encodings and class scores), makes the batch dimension dynamic and renames the I/O to the artifact
-contract. Anchors and box-coder scales are read from the postprocess op itself (its third input
-and its flexbuffer options), so they are exactly what the model was exported with.
+contract. A uint8 (QAT) model also gets an INT8 variant, ``<artifact>.int8.onnx``: the same cut of
+tf2onnx's Q/DQ graph (without ``--dequantize``), see :mod:`trtssd.conversion.qdq`. Anchors and
+box-coder scales are read from the postprocess op itself (its third input and its flexbuffer
+options), so they are exactly what the model was exported with.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from trtssd.conversion.artifact import (
     INPUT_NAME,
     SCORES_NAME,
     ArtifactInfo,
+    int8_variant_path,
     save_artifact,
 )
 from trtssd.conversion.surgery import dynamic_batch_reshapes
@@ -28,7 +32,7 @@ from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 
-CONVERTER = "tflite-1"
+CONVERTER = "tflite-2"  # 2: uint8 models also get the INT8 variant
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 OPSET = 17
 _TFLITE_DTYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
@@ -114,13 +118,16 @@ def _constant(model, tensor) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def run_tf2onnx(src: Path, dst: Path) -> None:
-    """Convert the whole TFLite model with the tf2onnx command line (dequantized)."""
-    run_tf2onnx_cli(["--tflite", str(src), "--dequantize"], dst, src.name, OPSET)
+def run_tf2onnx(src: Path, dst: Path, dequantize: bool = True) -> None:
+    """Convert the whole TFLite model with the tf2onnx command line (dequantized, or with the
+    model's Q/DQ nodes)."""
+    run_tf2onnx_cli(["--tflite", str(src), *(["--dequantize"] if dequantize else [])], dst, src.name, OPSET)
 
 
-def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
-    """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``."""
+def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, quantized: bool = False):
+    """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``.
+    ``quantized``: tf2onnx's Q/DQ graph (cut at the float tensors around the postprocess inputs;
+    Conv weights re-expressed as int8, :func:`trtssd.conversion.qdq.int8_conv_weights`)."""
     import onnx
     import onnx_graphsurgeon as gs
 
@@ -128,8 +135,8 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
     tensors = graph.tensors()
 
     def find(name: str):
-        for cand in (f"{name}_prequant", name):
-            if cand in tensors:
+        for cand in ((f"{name}_dequant", f"{name}_prequant") if quantized else (f"{name}_prequant", name)):
+            if cand in tensors and np.dtype(tensors[cand].dtype or np.float32) == np.float32:
                 return tensors[cand]
         near = [t for t in tensors if t.startswith(name)]
         raise ConversionError(f"converted graph: expected tensor '{name}' (postprocess input), found none; similar: {near[:5]}")
@@ -138,7 +145,11 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
     activation = "none" if scores.inputs and scores.inputs[0].op == "Sigmoid" else "sigmoid"
     graph.outputs = [boxes, scores]
     graph.cleanup().toposort()
-    if any(n.op == "QuantizeLinear" for n in graph.nodes):
+    if quantized:
+        from trtssd.conversion.qdq import int8_conv_weights
+
+        int8_conv_weights(graph)
+    elif any(n.op == "QuantizeLinear" for n in graph.nodes):
         raise ConversionError("converted graph: expected a dequantized float network, found QuantizeLinear nodes")
 
     image = graph.inputs[0]
@@ -179,10 +190,15 @@ def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str,
     num_classes = int(opts.get("num_classes", len(labels) - 1)) + 1
     if len(labels) != num_classes:
         raise ConversionError(f"{src.name}: expected {num_classes} labels (incl. background), found {len(labels)}")
+    quantized = info.input_dtype == np.uint8
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        run_tf2onnx(src, raw)
+        raw, raw_q = Path(tmp) / "raw.onnx", Path(tmp) / "raw-qdq.onnx"
+        with ThreadPoolExecutor(2) as pool:  # two tf2onnx subprocesses side by side
+            jobs = [pool.submit(run_tf2onnx, src, raw)] + ([pool.submit(run_tf2onnx, src, raw_q, False)] if quantized else [])
+            for job in jobs:
+                job.result()
         model, activation = cut_to_artifact_graph(raw, info)
+        model_q = cut_to_artifact_graph(raw_q, info, quantized=True)[0] if quantized else None
     pp = postprocess or PostprocessSpec()
     artifact = ArtifactInfo(
         model_name=model_name,
@@ -204,4 +220,6 @@ def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str,
             max_total_detections=pp.max_total_detections,
         ),
     )
+    if model_q is not None:  # first: the float artifact's presence means the conversion is complete
+        save_artifact(model_q, artifact, int8_variant_path(dst))
     return save_artifact(model, artifact, dst)

@@ -1,0 +1,103 @@
+"""OpenVINO backend (CPU): the fastest CPU path on x86, chosen by ``--backend auto`` there.
+
+It runs the artifact's INT8 variant when the converter wrote one (QAT-quantized models: the
+model's own quantization, :mod:`trtssd.conversion.qdq`), with uint8 x int8 convolutions (VNNI
+where the CPU has it); otherwise the float artifact in FP32. Same contract as every backend:
+uint8 ``[N, H, W, 3]`` RGB in, raw float32 ``(box_encodings, class_scores)`` out; the Detector
+runs the numpy postprocessing. One compiled model per batch size (static shapes), compiled on
+first use of that size.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from trtssd.backends.base import Backend
+from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, int8_variant_path
+from trtssd.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "int8", "fp32")
+X86 = ("x86_64", "amd64", "i386", "i686", "x86")
+
+
+def is_available() -> bool:
+    """True on an x86 CPU with the ``openvino`` package importable (what ``--backend auto`` needs;
+    on ARM CPUs ONNX Runtime stays the CPU backend)."""
+    if platform.machine().lower() not in X86:
+        return False
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OpenVinoBackend(Backend):
+    """Runs the artifact with OpenVINO on the CPU.
+
+    Args:
+        precision: ``auto`` (INT8 variant when present, else FP32), ``int8`` or ``fp32``.
+        intra_op_threads: inference threads (default: OpenVINO's choice, all cores).
+    """
+
+    name = "openvino"
+
+    def __init__(self, artifact_path: Path, info: ArtifactInfo, precision: str = "auto",
+                 intra_op_threads: int | None = None) -> None:
+        super().__init__(artifact_path, info)
+        if precision not in PRECISIONS:
+            raise BackendError(f"openvino precision: expected one of {', '.join(PRECISIONS)}, found {precision!r}")
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise BackendError(f"backend 'openvino' is not installed: pip install 'trtssd[openvino]' ({exc})") from None
+        int8 = int8_variant_path(artifact_path)
+        if precision == "int8" and not int8.is_file():
+            raise BackendError(f"openvino int8: expected the INT8 variant {int8} (written for QAT-quantized "
+                               f"TFLite models), found none")
+        use_int8 = precision != "fp32" and int8.is_file()
+        self.precision = "int8" if use_int8 else "fp32"
+        self.model_path = int8 if use_int8 else Path(artifact_path)
+        self._core = ov.Core()
+        self._config = {"PERFORMANCE_HINT": "LATENCY"}
+        if not use_int8:  # FP32 everywhere (OpenVINO would otherwise pick bf16 on CPUs that have it)
+            self._config["INFERENCE_PRECISION_HINT"] = "f32"
+        if intra_op_threads:
+            self._config["INFERENCE_NUM_THREADS"] = int(intra_op_threads)
+        try:
+            self._model = self._core.read_model(str(self.model_path))
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long messages
+            raise BackendError(f"openvino could not read {self.model_path}: {str(exc).strip().splitlines()[0]}") from None
+        self._requests: dict[int, object] = {}
+        log.info("openvino: %s (%s)", self.model_path.name, self.precision)
+
+    def _request(self, batch: int):
+        req = self._requests.get(batch)
+        if req is None:
+            h, w = self.info.input_size
+            model = self._model.clone()
+            model.reshape({INPUT_NAME: [batch, h, w, 3]})
+            try:
+                compiled = self._core.compile_model(model, "CPU", self._config)
+            except Exception as exc:
+                raise BackendError(f"openvino could not compile {self.model_path.name}: "
+                                   f"{str(exc).strip().splitlines()[0]}") from None
+            req = self._requests[batch] = compiled.create_infer_request()
+        return req
+
+    def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.info.input_size
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
+            raise ValueError(f"images: expected uint8 [N, {h}, {w}, 3], found {images.dtype} {list(images.shape)}")
+        req = self._request(images.shape[0])
+        req.infer({INPUT_NAME: np.ascontiguousarray(images)}, share_inputs=True)
+        return (np.array(req.get_tensor(BOXES_NAME).data), np.array(req.get_tensor(SCORES_NAME).data))
+
+    def close(self) -> None:
+        self._requests.clear()
