@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,36 @@ def is_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+# OpenVINO's Python tensor accessors (get_tensor, the input dispatcher of infer()) deadlocked when
+# two threads, each with its own compiled model, called them at once (seen with 2 pipeline
+# workers). So each request binds its tensors to our own numpy buffers once, under this lock, and
+# each call only copies in, runs (start_async + wait, which release the GIL) and copies out.
+_OV_LOCK = threading.Lock()
+
+
+class _Request:
+    """One infer request of a static-shape compiled model, its I/O bound to numpy buffers."""
+
+    def __init__(self, compiled, batch: int, size_hw: tuple[int, int]) -> None:
+        import openvino as ov
+
+        self.request = compiled.create_infer_request()
+        self.images = np.zeros((batch, *size_hw, 3), np.uint8)
+        self.request.set_tensor(INPUT_NAME, ov.Tensor(self.images, shared_memory=True))
+        self.outputs = []
+        for name in (BOXES_NAME, SCORES_NAME):
+            shape = tuple(int(d) for d in compiled.output(name).get_shape())
+            buf = np.zeros(shape, np.float32)
+            self.request.set_tensor(name, ov.Tensor(buf, shared_memory=True))
+            self.outputs.append(buf)
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        np.copyto(self.images, images)
+        self.request.start_async()
+        self.request.wait()
+        return self.outputs[0].copy(), self.outputs[1].copy()
 
 
 class OpenVinoBackend(Backend):
@@ -74,30 +105,29 @@ class OpenVinoBackend(Backend):
             self._model = self._core.read_model(str(self.model_path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long messages
             raise BackendError(f"openvino could not read {self.model_path}: {str(exc).strip().splitlines()[0]}") from None
-        self._requests: dict[int, object] = {}
+        self._requests: dict[int, _Request] = {}
         log.info("openvino: %s (%s)", self.model_path.name, self.precision)
 
-    def _request(self, batch: int):
+    def _request(self, batch: int) -> _Request:
         req = self._requests.get(batch)
         if req is None:
             h, w = self.info.input_size
             model = self._model.clone()
             model.reshape({INPUT_NAME: [batch, h, w, 3]})
-            try:
-                compiled = self._core.compile_model(model, "CPU", self._config)
-            except Exception as exc:
-                raise BackendError(f"openvino could not compile {self.model_path.name}: "
-                                   f"{str(exc).strip().splitlines()[0]}") from None
-            req = self._requests[batch] = compiled.create_infer_request()
+            with _OV_LOCK:
+                try:
+                    compiled = self._core.compile_model(model, "CPU", self._config)
+                except Exception as exc:
+                    raise BackendError(f"openvino could not compile {self.model_path.name}: "
+                                       f"{str(exc).strip().splitlines()[0]}") from None
+                req = self._requests[batch] = _Request(compiled, batch, (h, w))
         return req
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = self.info.input_size
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
             raise ValueError(f"images: expected uint8 [N, {h}, {w}, 3], found {images.dtype} {list(images.shape)}")
-        req = self._request(images.shape[0])
-        req.infer({INPUT_NAME: np.ascontiguousarray(images)}, share_inputs=True)
-        return (np.array(req.get_tensor(BOXES_NAME).data), np.array(req.get_tensor(SCORES_NAME).data))
+        return self._request(images.shape[0]).run(images)
 
     def close(self) -> None:
         self._requests.clear()

@@ -40,6 +40,7 @@ class RuntimeSpec:
 class RuntimeResult:
     label: str
     times_ms: list[list[float]] = field(default_factory=list)  # [round][image]
+    stages_ms: list[dict[str, float]] = field(default_factory=list)  # [round] stage -> median ms per image
 
     @property
     def per_image_ms(self) -> np.ndarray:
@@ -52,6 +53,11 @@ class RuntimeResult:
 
     def round_medians(self) -> list[float]:
         return [float(np.median(r)) for r in self.times_ms]
+
+    def stage_medians(self) -> dict[str, float]:
+        """Per stage (trtssd only): the median over rounds of the round's median ms per image."""
+        names = self.stages_ms[0] if self.stages_ms else {}
+        return {k: float(np.median([r[k] for r in self.stages_ms])) for k in names}
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class Comparison:
         for name in ("trtssd", "tflite"):
             r: RuntimeResult = getattr(self, name)
             d[name] = {"label": r.label, "median_ms": r.median_ms, "round_medians_ms": r.round_medians(),
-                       "times_ms": r.times_ms}
+                       "stage_medians_ms": r.stage_medians(), "times_ms": r.times_ms}
         d.update(ratio=self.ratio, round_ratios=self.round_ratios())
         return d
 
@@ -86,6 +92,9 @@ class Comparison:
         for label, r in rows:
             p = r.per_image_ms
             lines.append(f"{label:<{width}}  {r.median_ms:>8.2f}  {np.percentile(p, 10):>6.2f}  {np.percentile(p, 90):>6.2f}")
+        stages = self.trtssd.stage_medians()
+        if stages:
+            lines.append("trtssd stages, median ms/image: " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
         per_round = ", ".join(f"{x:.2f}" for x in self.round_ratios())
         lines.append(f"trtssd / TFLite: {self.ratio:.2f} ({1 / self.ratio:.2f}x the interpreter's speed); "
                      f"per round: {per_round}")
@@ -121,7 +130,7 @@ def _tflite_step(spec: RuntimeSpec):
         yxyx = np.clip(boxes[0, :n][keep], 0, 1)
         return yxyx[:, [1, 0, 3, 2]] * np.array([fw, fh, fw, fh], np.float32), scores[0, :n][keep], classes[0, :n][keep]
 
-    return step, f"TFLite interpreter ({Path(spec.model).name})"
+    return step, f"TFLite interpreter ({Path(spec.model).name})", None
 
 
 def _trtssd_step(spec: RuntimeSpec):
@@ -132,7 +141,16 @@ def _trtssd_step(spec: RuntimeSpec):
     options = {"intra_op_threads": spec.threads} if name in ("onnxruntime", "openvino") else {}
     det = Detector(spec.model, name, conf_th=spec.conf_th, model_dir=spec.model_dir, backend_options=options)
     precision = getattr(det.backend, "precision", "fp32")
-    return det.detect, f"trtssd detect ({det.backend.name} {precision})"
+    stages: dict[str, list[float]] = {}
+
+    def step(frame):
+        timings: dict[str, float] = {}
+        dets = det.detect_batch([frame], timings)[0]
+        for k, v in timings.items():
+            stages.setdefault(k, []).append(v * 1000.0)
+        return dets
+
+    return step, f"trtssd detect ({det.backend.name} {precision})", stages
 
 
 def _worker(conn, spec: RuntimeSpec, image_paths: Sequence[str]) -> None:
@@ -141,17 +159,19 @@ def _worker(conn, spec: RuntimeSpec, image_paths: Sequence[str]) -> None:
         import cv2
 
         frames = [cv2.imread(p) for p in image_paths]
-        step, label = _tflite_step(spec) if spec.kind == "tflite" else _trtssd_step(spec)
+        step, label, stages = _tflite_step(spec) if spec.kind == "tflite" else _trtssd_step(spec)
         for f in frames:
             step(f)
         conn.send(("ready", label))
         while conn.recv() == "run":
             times = []
+            if stages is not None:
+                stages.clear()
             for f in frames:
                 t0 = time.perf_counter()
                 step(f)
                 times.append((time.perf_counter() - t0) * 1000.0)
-            conn.send(("times", times))
+            conn.send(("times", (times, {k: float(np.median(v)) for k, v in (stages or {}).items()})))
     except Exception as exc:  # reported by the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -195,7 +215,10 @@ def compare(trtssd: RuntimeSpec, tflite: RuntimeSpec, images: Sequence[Path], ro
             for i in order:
                 proc, conn = workers[i]
                 conn.send("run")
-                results[i].times_ms.append(_receive(conn, proc, start_timeout_s)[1])
+                times, stages = _receive(conn, proc, start_timeout_s)[1]
+                results[i].times_ms.append(times)
+                if stages:
+                    results[i].stages_ms.append(stages)
         return Comparison(len(images), rounds, trtssd.threads, results[0], results[1])
     finally:
         for proc, conn in workers:
