@@ -74,6 +74,8 @@ def test_bench_compare_tflite(shared_dir, quant_artifact, tmp_path, capsys):
         times = doc[side]["times_ms"]
         assert len(times) == 2 and all(len(r) == 3 and min(r) > 0 for r in times)
     assert doc["ratio"] == pytest.approx(doc["trtssd"]["median_ms"] / doc["tflite"]["median_ms"])
+    assert doc["best_ratio"] == pytest.approx(doc["trtssd"]["best_ms"] / doc["tflite"]["best_ms"])
+    assert "preprocess" in doc["trtssd"]["stage_medians_ms"] and not doc["tflite"]["stage_medians_ms"]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -100,3 +102,14 @@ def test_models_and_help_say_what_auto_picks(capsys):
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     assert f"here: {picked})" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_bench_openvino_network(precision, quant_artifact, tmp_path, capsys):
+    pytest.importorskip("openvino")
+    rc = main(["bench", "-m", str(quant_artifact[0]), "--backend", "openvino", "--precision", precision,
+               "--batch", "1", "--min_time", "0.05", "--input_sets", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    doc = json.loads((tmp_path / f"bench-ssd_mobilenet_v1_coco_quant-openvino-{precision}.json").read_text())
+    assert doc["precision"] == precision and doc["network"][0]["images_per_s"] > 0

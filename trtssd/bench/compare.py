@@ -1,14 +1,17 @@
 """trtssd's detect step side by side with the TFLite interpreter on the same images.
 
 Each runtime lives in its own process (spawned, so neither shares an allocator, thread pool or
-GIL with the other) and is warmed up on every image first. Then rounds alternate: in each round
-one runtime runs all images while the other waits, the order swapping every round, so slow
-phases of a shared machine hit both. Per image, the time of the whole step is taken: BGR frame
+GIL with the other) and is warmed up on every image first. Then rounds alternate, at image
+granularity: in each round every image is run by one runtime and right after by the other (the
+other waiting meanwhile), the order swapping every round, so slow phases of a shared machine hit
+both alike. Per image, the time of the whole step is taken: BGR frame
 in -> resize -> network -> decode + NMS -> boxes in pixels. The TFLite interpreter
 (``ai-edge-litert``, XNNPACK) runs the original model with its own postprocess op.
 
 Reported per runtime: the median over images of each image's median time over the rounds; the
-ratio trtssd / TFLite from those, and per round (from each round's median).
+ratio trtssd / TFLite from those, and per round (from each round's median). Also "best": the
+median over images of each image's fastest round, the steadier figure where other work shares
+the machine.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class RuntimeSpec:
     conf_th: float
     backend: str = "auto"
     model_dir: str | None = None
+    precision: str | None = None  # openvino: int8 / fp32 (default: int8 where available)
 
 
 @dataclass
@@ -50,6 +54,12 @@ class RuntimeResult:
     @property
     def median_ms(self) -> float:
         return float(np.median(self.per_image_ms))
+
+    @property
+    def best_ms(self) -> float:
+        """Median over images of each image's fastest round: the least disturbed figure on a
+        machine shared with other work."""
+        return float(np.median(np.min(np.asarray(self.times_ms), axis=0)))
 
     def round_medians(self) -> list[float]:
         return [float(np.median(r)) for r in self.times_ms]
@@ -73,6 +83,11 @@ class Comparison:
         """trtssd / TFLite median ms per image (< 1: trtssd is faster)."""
         return self.trtssd.median_ms / self.tflite.median_ms
 
+    @property
+    def best_ratio(self) -> float:
+        """The same ratio from :attr:`RuntimeResult.best_ms`."""
+        return self.trtssd.best_ms / self.tflite.best_ms
+
     def round_ratios(self) -> list[float]:
         return [a / b for a, b in zip(self.trtssd.round_medians(), self.tflite.round_medians())]
 
@@ -80,24 +95,26 @@ class Comparison:
         d = {k: v for k, v in asdict(self).items() if k not in ("trtssd", "tflite")}
         for name in ("trtssd", "tflite"):
             r: RuntimeResult = getattr(self, name)
-            d[name] = {"label": r.label, "median_ms": r.median_ms, "round_medians_ms": r.round_medians(),
+            d[name] = {"label": r.label, "median_ms": r.median_ms, "best_ms": r.best_ms, "round_medians_ms": r.round_medians(),
                        "stage_medians_ms": r.stage_medians(), "times_ms": r.times_ms}
-        d.update(ratio=self.ratio, round_ratios=self.round_ratios())
+        d.update(ratio=self.ratio, best_ratio=self.best_ratio, round_ratios=self.round_ratios())
         return d
 
     def table(self) -> str:
         rows = [(self.trtssd.label, self.trtssd), (self.tflite.label, self.tflite)]
         width = max(len(label) for label, _ in rows)
-        lines = [f"{'runtime':<{width}}  {'ms/image':>8}  {'p10':>6}  {'p90':>6}"]
+        lines = [f"{'runtime':<{width}}  {'ms/image':>8}  {'p10':>6}  {'p90':>6}  {'best':>6}"]
         for label, r in rows:
             p = r.per_image_ms
-            lines.append(f"{label:<{width}}  {r.median_ms:>8.2f}  {np.percentile(p, 10):>6.2f}  {np.percentile(p, 90):>6.2f}")
+            lines.append(f"{label:<{width}}  {r.median_ms:>8.2f}  {np.percentile(p, 10):>6.2f}  "
+                         f"{np.percentile(p, 90):>6.2f}  {r.best_ms:>6.2f}")
         stages = self.trtssd.stage_medians()
         if stages:
             lines.append("trtssd stages, median ms/image: " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
         per_round = ", ".join(f"{x:.2f}" for x in self.round_ratios())
         lines.append(f"trtssd / TFLite: {self.ratio:.2f} ({1 / self.ratio:.2f}x the interpreter's speed); "
                      f"per round: {per_round}")
+        lines.append(f"best (each image's fastest round, median over images): trtssd / TFLite {self.best_ratio:.2f}")
         lines.append(f"{self.images} images, {self.rounds} alternating rounds, {self.threads} threads each; "
                      "ms/image = median over images of each image's median over rounds")
         return "\n".join(lines)
@@ -138,7 +155,9 @@ def _trtssd_step(spec: RuntimeSpec):
     from trtssd.detector import Detector
 
     name = resolve_backend_name(spec.backend)
-    options = {"intra_op_threads": spec.threads} if name in ("onnxruntime", "openvino") else {}
+    options = {"intra_op_threads": spec.threads} if name in ("onnxruntime", "onnxruntime-nms", "openvino") else {}
+    if name == "openvino" and spec.precision:
+        options["precision"] = spec.precision
     det = Detector(spec.model, name, conf_th=spec.conf_th, model_dir=spec.model_dir, backend_options=options)
     precision = getattr(det.backend, "precision", "fp32")
     stages: dict[str, list[float]] = {}
@@ -154,7 +173,7 @@ def _trtssd_step(spec: RuntimeSpec):
 
 
 def _worker(conn, spec: RuntimeSpec, image_paths: Sequence[str]) -> None:
-    """Build the runtime, warm it up on every image, then time one pass per ``"run"`` message."""
+    """Build the runtime, warm it up on every image, then time image ``k`` per message ``k`` (until "stop")."""
     try:
         import cv2
 
@@ -163,15 +182,13 @@ def _worker(conn, spec: RuntimeSpec, image_paths: Sequence[str]) -> None:
         for f in frames:
             step(f)
         conn.send(("ready", label))
-        while conn.recv() == "run":
-            times = []
+        while (msg := conn.recv()) != "stop":
             if stages is not None:
                 stages.clear()
-            for f in frames:
-                t0 = time.perf_counter()
-                step(f)
-                times.append((time.perf_counter() - t0) * 1000.0)
-            conn.send(("times", (times, {k: float(np.median(v)) for k, v in (stages or {}).items()})))
+            t0 = time.perf_counter()
+            step(frames[msg])
+            ms = (time.perf_counter() - t0) * 1000.0
+            conn.send(("time", (ms, {k: v[-1] for k, v in (stages or {}).items()})))
     except Exception as exc:  # reported by the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -212,13 +229,20 @@ def compare(trtssd: RuntimeSpec, tflite: RuntimeSpec, images: Sequence[Path], ro
             results.append(RuntimeResult(value))
         for r in range(rounds):
             order = (0, 1) if r % 2 == 0 else (1, 0)
-            for i in order:
-                proc, conn = workers[i]
-                conn.send("run")
-                times, stages = _receive(conn, proc, start_timeout_s)[1]
-                results[i].times_ms.append(times)
-                if stages:
-                    results[i].stages_ms.append(stages)
+            times: list[list[float]] = [[], []]
+            stages: list[dict[str, list[float]]] = [{}, {}]
+            for k in range(len(images)):
+                for i in order:
+                    proc, conn = workers[i]
+                    conn.send(k)
+                    ms, st = _receive(conn, proc, start_timeout_s)[1]
+                    times[i].append(ms)
+                    for name, v in st.items():
+                        stages[i].setdefault(name, []).append(v)
+            for i in (0, 1):
+                results[i].times_ms.append(times[i])
+                if stages[i]:
+                    results[i].stages_ms.append({k: float(np.median(v)) for k, v in stages[i].items()})
         return Comparison(len(images), rounds, trtssd.threads, results[0], results[1])
     finally:
         for proc, conn in workers:

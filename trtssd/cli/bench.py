@@ -29,8 +29,9 @@ def _int_list(text: str) -> list[int]:
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark a backend: network latency/throughput and end-to-end video FPS")
     add_model_args(p)
-    p.add_argument("--precision", choices=["fp32", "fp16"], default=None,
-                   help="network precision (torch backend; default fp16 on CUDA, fp32 elsewhere)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default=None,
+                   help="network precision: torch fp16/fp32 (default fp16 on CUDA, fp32 elsewhere); "
+                        "openvino int8/fp32 (default int8 where the model has an INT8 variant)")
     p.add_argument("--device", default=None, help="torch backend device, e.g. cuda, cuda:1, cpu (default: cuda if present)")
     p.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
                    help="torch backend: torch.compile the network (optional inductor mode); slower start, faster runs")
@@ -83,7 +84,8 @@ def run_compare(args: argparse.Namespace) -> int:
                              f"found a {resolved.kind} model")
         tflite = resolved.path
     common = dict(threads=args.threads, conf_th=args.conf_th)
-    result = compare(RuntimeSpec("trtssd", args.model, backend=args.backend, model_dir=args.model_dir, **common),
+    result = compare(RuntimeSpec("trtssd", args.model, backend=args.backend, model_dir=args.model_dir,
+                                 precision=args.precision, **common),
                      RuntimeSpec("tflite", str(tflite), **common), images, args.rounds)
     print(result.table())
     out = Path(args.out) / f"compare-{Path(args.model).stem}-tflite.json"
@@ -111,8 +113,11 @@ def run(args: argparse.Namespace) -> int:
         options = {"device": args.device, "precision": args.precision}
         if args.compile:
             options["compile"] = True if args.compile == "default" else args.compile
+    elif backend_name == "openvino" and args.precision != "fp16":
+        options = {"precision": args.precision or "auto"}
     elif args.precision not in (None, "fp32"):
-        raise ValueError(f"--precision {args.precision}: expected fp32 for backend '{backend_name}' (fp16 needs --backend torch)")
+        raise ValueError(f"--precision {args.precision}: expected fp32 for backend '{backend_name}' "
+                         "(fp16 needs --backend torch, int8 --backend openvino)")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = sorted(set(modes) - {"decode", "sync", "async"})
     if bad:
