@@ -4,8 +4,8 @@ It runs the artifact's INT8 variant when the converter wrote one (QAT-quantized 
 model's own quantization, :mod:`trtssd.conversion.qdq`), with uint8 x int8 convolutions (VNNI
 where the CPU has it); otherwise the float artifact in FP32. Same contract as every backend:
 uint8 ``[N, H, W, 3]`` RGB in, raw float32 ``(box_encodings, class_scores)`` out; the Detector
-runs the numpy postprocessing. One compiled model per batch size (static shapes), compiled on
-first use of that size.
+runs the numpy postprocessing. One compiled model per batch size (static shapes): batch 1 when the
+backend is created, others on first use.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class OpenVinoBackend(Backend):
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long messages
             raise BackendError(f"openvino could not read {self.model_path}: {str(exc).strip().splitlines()[0]}") from None
         self._requests: dict[int, _Request] = {}
+        self._request(1)  # compile batch 1 now: loading, not the first frame, takes that time
         log.info("openvino: %s (%s)", self.model_path.name, self.precision)
 
     def _request(self, batch: int) -> _Request:
