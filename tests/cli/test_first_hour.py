@@ -130,3 +130,15 @@ def test_image_list_json_lines_name_their_source(script, model_args, shared_dir,
     expected = sorted(str(p) for p in (shared_dir / "media").glob("tensorrt_demos_*"))
     assert [rec["source"] for rec in records] == expected
     assert [rec["frame"] for rec in records] == list(range(len(expected)))
+
+
+@pytest.mark.slow
+def test_conversion_prints_only_its_own_progress_lines(shared_dir, tmp_path):
+    """TensorFlow's native start-up lines (absl, oneDNN) stay off the terminal."""
+    env = dict(os.environ, TRTSSD_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-m", "trtssd.cli.main", "convert", "ssd_mobilenet_v1_coco_quant",
+                        "--model_dir", str(shared_dir / "models")], capture_output=True, text=True,
+                       timeout=HANG_GUARD_S, env=env, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    lines = stderr_lines(r)
+    assert [ln.split(" ", 2)[:2] for ln in lines] == [["trtssd:", "converting"], ["trtssd:", "converted"]], r.stderr
