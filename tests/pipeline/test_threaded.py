@@ -135,6 +135,8 @@ def test_mailbox_newest_only_ignores_an_older_late_result(take_first):
         ("auto", "onnxruntime", 1, (1, {})),
         ("1", "onnxruntime", 2, (1, {})),
         ("3", "onnxruntime-nms", 2, (3, {"intra_op_threads": 1})),
+        ("auto", "openvino", 2, (1, {})),
+        ("2", "openvino", 4, (2, {"intra_op_threads": 2})),
     ],
 )
 def test_plan_workers(requested, backend, cores, expected, monkeypatch):

@@ -71,20 +71,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 CPU_BACKENDS = ("onnxruntime", "onnxruntime-nms", "openvino")
+# CPU backends whose ``auto`` is one worker with all the cores: two OpenVINO models in one process
+# measured no faster than one, and INT8 inference scales well over the cores (docs/benchmarks.md).
+ONE_WORKER_CPU_BACKENDS = ("openvino",)
 
 
 def plan_workers(requested: str, backend: str, cores: int | None = None) -> tuple[int, dict]:
     """``(workers, backend_options)`` for ``--workers`` (a number or ``auto``).
 
-    CPU backends get ``auto`` = 2 workers on >= 2 cores, each session (ONNX Runtime, OpenVINO) with half the
-    cores (``$TRTSSD_ORT_THREADS`` overrides); GPU backends one worker (one device context).
+    ONNX Runtime gets ``auto`` = 2 workers on >= 2 cores, each session with half the cores
+    (``$TRTSSD_ORT_THREADS`` overrides); OpenVINO and GPU backends one worker (OpenVINO: all the
+    cores; GPU: one device context).
     """
     from trtssd.backends.base import resolve_backend_name
 
     cores = cores or os.cpu_count() or 1
-    cpu = resolve_backend_name(backend) in CPU_BACKENDS
+    name = resolve_backend_name(backend)
+    cpu = name in CPU_BACKENDS
     if requested == "auto":
-        workers = 2 if cpu and cores >= 2 else 1
+        workers = 2 if cpu and cores >= 2 and name not in ONE_WORKER_CPU_BACKENDS else 1
     else:
         try:
             workers = int(requested)
