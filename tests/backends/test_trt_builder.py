@@ -182,3 +182,22 @@ def test_cli_builds_int8_from_the_models_own_quantization(quant_artifact, shared
     assert {"QuantizeLinear", "DequantizeLinear", "NonMaxSuppression"} <= {n.op_type for n in model.graph.node}
     assert out[1].startswith("engine: ") and Path(out[1].split(": ", 1)[1]).read_bytes().startswith(b"fake-engine")
     assert trt.calls.args("config.set_flag") == [] and trt.builds == 1
+
+
+REMOVED_ATTRS = {"FP16", "INT8", "BF16", "OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS", "int8_calibrator",
+                 "IInt8EntropyCalibrator2", "IInt8Calibrator", "platform_has_fast_fp16", "platform_has_fast_int8",
+                 "set_calibration_profile"}
+
+
+def test_no_code_path_uses_the_api_tensorrt_11_removed():
+    """Static complement of the fake-driven tests: no attribute access in the package (the
+    backend's run path included) names the weak-typing API that TensorRT 11 removed."""
+    import ast
+
+    root = Path(te.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in REMOVED_ATTRS:
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno} .{node.attr}")
+    assert found == []
