@@ -216,3 +216,14 @@ def test_precisions_on_coco_subset(quant_artifact, shared_dir, tmp_path, capsys)
         types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
         nms_node = next(n for n in m.graph.node if n.op_type == "NonMaxSuppression")
         assert types[nms_node.input[0]] == types[nms_node.input[1]] == TensorProto.FLOAT
+
+
+def test_int8_names_a_missing_quantized_source(quant_artifact, tmp_path, monkeypatch):
+    """A TFLite-converted artifact whose source is not here: one line saying what to pass."""
+    from dataclasses import replace
+
+    artifact, info = quant_artifact
+    monkeypatch.setenv("TRTSSD_CACHE_DIR", str(tmp_path / "empty-cache"))  # no cached Q/DQ artifact
+    other = replace(info, model_name="not_registered_model")
+    with pytest.raises(InputError, match=r"expected the TFLite source of model 'not_registered_model' .* --model_dir"):
+        ensure_engine_onnx(artifact, MAP_NMS, other, precision="int8")

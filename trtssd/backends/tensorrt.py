@@ -60,7 +60,7 @@ def default_candidates() -> int:
 
 
 def import_tensorrt():
-    """The ``tensorrt`` module (>= 10), or BackendError with installation instructions."""
+    """The ``tensorrt`` module (>= 10.3), or BackendError with installation instructions."""
     try:
         import tensorrt as trt
     except Exception:

@@ -39,7 +39,6 @@ from trtssd.conversion.artifact import INPUT_NAME, ArtifactInfo, read_info, save
 from trtssd.conversion.calibration import CalibrationData, OrtCalibrationReader
 from trtssd.errors import ConversionError, InputError
 
-log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 _ELEMENTWISE = {"Cast", "Sub", "Mul", "Add", "Div"}
@@ -252,16 +251,25 @@ def ptq_int8(float_network: Path, dst: Path, data: CalibrationData) -> Path:
         raise ConversionError("precision int8: expected onnxruntime.quantization, found none") from None
     import onnx
 
-    with tempfile.TemporaryDirectory(prefix="trtssd-ptq-") as tmp:
-        out = Path(tmp) / "q.onnx"
-        quantize_static(
-            str(float_network), str(out), OrtCalibrationReader(data, INPUT_NAME),
-            quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"], per_channel=True,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-        )
-        model = onnx.load(str(out))
+    class _NoPreprocessHint(logging.Filter):  # quantize_static suggests its optional model pre-processing on every call
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing" not in record.getMessage()
+
+    hint = _NoPreprocessHint()
+    logging.getLogger().addFilter(hint)
+    try:
+        with tempfile.TemporaryDirectory(prefix="trtssd-ptq-") as tmp:
+            out = Path(tmp) / "q.onnx"
+            quantize_static(
+                str(float_network), str(out), OrtCalibrationReader(data, INPUT_NAME),
+                quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"], per_channel=True,
+                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+            )
+            model = onnx.load(str(out))
+    finally:
+        logging.getLogger().removeFilter(hint)
     write_info(model, read_info(float_network))
     return save_onnx(model, dst, "int8 ONNX")
 
@@ -291,8 +299,9 @@ def qdq_artifact_path(info: ArtifactInfo) -> Path:
 def ensure_qdq_artifact(info: ArtifactInfo, model: str | Path | None = None, model_dir: Path | str | None = None,
                         log=None) -> Path | None:
     """The Q/DQ artifact (tf2onnx without ``--dequantize``) of the quantized TFLite model behind
-    ``info``, converting it on first use; None when the source is not a quantized TFLite model or
-    cannot be found here (looked up as ``model``, else by the model name, without downloading)."""
+    ``info``, converting it on first use; None when the source is not a quantized TFLite model.
+    The source is looked up as ``model``, else by the model name, without downloading;
+    InputError when a TFLite source cannot be found here."""
     from trtssd.conversion import tflite
     from trtssd.errors import TrtSsdError
     from trtssd.models.resolve import resolve_model, sha256_file
@@ -302,12 +311,16 @@ def ensure_qdq_artifact(info: ArtifactInfo, model: str | Path | None = None, mod
         return dst
     if info.converter != tflite.CONVERTER:
         return None
+    missing = InputError(
+        f"precision int8: expected the TFLite source of model '{info.model_name}' (sha256 {info.source_sha256[:16]}...) "
+        "to take its own quantization from, found none; give its folder with --model_dir, or calibration images "
+        "with --calib_dir for post-training quantization")
     try:
         resolved = resolve_model(str(model or info.model_name), model_dir, allow_download=False)
     except TrtSsdError:
-        return None
+        raise missing from None
     if resolved.kind != "tflite" or sha256_file(resolved.path) != info.source_sha256:
-        return None
+        raise missing
     if np.dtype(tflite.inspect_tflite(resolved.path).input_dtype) != np.uint8:
         return None  # a float TFLite model: nothing quantized to keep
     if log:
