@@ -33,6 +33,14 @@ Where the surface comes from (NVIDIA/TensorRT sources at tags v10.3.0 and v11.1,
 * ``python/src/parsers/pyOnnx.cpp``: ``OnnxParser(network, logger)``, ``parse_from_file``,
   ``num_errors``, ``get_error``.
 * ``python/src/infer/pyGraph.cpp``: ``INetworkDefinition.flags`` / ``get_flag``.
+* Runtime side, the same names in both versions (pyCore.cpp, pyFoundationalTypes.cpp,
+  bindings_wheel/tensorrt/__init__.py): ``Runtime(logger).deserialize_cuda_engine``,
+  ``ICudaEngine.num_io_tensors`` / ``get_tensor_name`` / ``get_tensor_shape`` /
+  ``get_tensor_dtype`` / ``get_tensor_profile_shape`` / ``create_execution_context``,
+  ``IExecutionContext.set_input_shape`` / ``set_tensor_address`` / ``execute_async_v3``,
+  ``DataType`` (FLOAT, HALF, INT8, INT32, INT64, BOOL, UINT8) and ``nptype``. The fake engine
+  runs the engine-ready ONNX it was "built" from in ONNX Runtime, on a fake device memory
+  (:class:`FakeCuda`, standing in for :mod:`trtssd.backends.cuda_rt`).
 * NVIDIA's TensorRT 11.0 Python API page (Builder): "STRONGLY_TYPED : [DEPRECATED] Deprecated in
   TensorRT 11.0. Strongly typed mode is always enabled. This flag is retained for API
   compatibility but is ignored."; the 11.4.1 DLA guide: "The following builder flags were removed
@@ -122,10 +130,10 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, parse_errors: tu
             self.shapes[input] = (tuple(min), tuple(opt), tuple(max))
 
     class INetworkDefinition:
-        __slots__ = ("flags", "input_names", "num_inputs")
+        __slots__ = ("flags", "input_names", "num_inputs", "onnx_path")
 
         def __init__(self, flags: int) -> None:
-            self.flags, self.input_names, self.num_inputs = flags, [], 0
+            self.flags, self.input_names, self.num_inputs, self.onnx_path = flags, [], 0, None
 
         def get_flag(self, flag) -> bool:
             return bool(self.flags & (1 << int(flag)))
@@ -215,6 +223,7 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, parse_errors: tu
             calls.append(("parser.parse_from_file", (model,)))
             graph = onnx.load(str(model), load_external_data=False).graph  # a real file, a real ONNX
             self.network.input_names = [i.name for i in graph.input]
+            self.network.onnx_path = str(model)
             self.network.num_inputs = len(graph.input)
             self.errors = list(parse_errors)
             return not self.errors
@@ -257,7 +266,10 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, parse_errors: tu
                 return None
             if config._cache is not None:
                 config._cache.blob += b"+timings"
-            return memoryview(b"fake-engine:" + version.encode())
+            profile = config._profiles[0].shapes if config._profiles else {}
+            blob = b"fake-engine:" + version.encode() + b":" + str(len(_ENGINES)).encode()
+            _ENGINES[blob] = (network.onnx_path, {k: v[2][0] for k, v in profile.items()})
+            return memoryview(blob)
 
     if major == 10:
         def _platform(name: str):
@@ -275,10 +287,149 @@ def make(version: str = "10.3.0.26", *, num_dla_cores: int = 0, parse_errors: tu
 
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
 
+    trt.DataType = enum.IntEnum("DataType", {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "INT64": 8})
+    _np = {trt.DataType.FLOAT: "float32", trt.DataType.HALF: "float16", trt.DataType.INT8: "int8",
+           trt.DataType.INT32: "int32", trt.DataType.INT64: "int64", trt.DataType.BOOL: "bool", trt.DataType.UINT8: "uint8"}
+    _from_onnx = {1: trt.DataType.FLOAT, 10: trt.DataType.HALF, 3: trt.DataType.INT8, 6: trt.DataType.INT32,
+                  7: trt.DataType.INT64, 9: trt.DataType.BOOL, 2: trt.DataType.UINT8}
+
+    def nptype(trt_type):
+        import numpy as np
+
+        return np.dtype(_np[trt.DataType(trt_type)]).type
+
+    class IExecutionContext:
+        __slots__ = ("engine", "shapes", "addresses")
+
+        def __init__(self, engine) -> None:
+            self.engine, self.shapes, self.addresses = engine, {}, {}
+
+        def set_input_shape(self, name, shape) -> bool:
+            calls.append(("context.set_input_shape", (name, tuple(shape))))
+            self.shapes[name] = tuple(shape)
+            return True
+
+        def set_tensor_address(self, name, memory) -> bool:
+            self.addresses[name] = int(memory)
+            return True
+
+        def execute_async_v3(self, stream_handle) -> bool:
+            calls.append(("context.execute_async_v3", (int(stream_handle),)))
+            return self.engine.execute(self)
+
+    class ICudaEngine:
+        __slots__ = ("onnx_path", "max_batch", "io", "session")
+
+        def __init__(self, onnx_path: str, max_batch: dict) -> None:
+            import onnx
+            import onnxruntime as ort
+
+            graph = onnx.load(onnx_path, load_external_data=False).graph
+            self.onnx_path, self.max_batch = onnx_path, max_batch
+            self.io = []  # (name, shape with -1 for symbolic dims, DataType, is_input)
+            for v, is_input in [(i, True) for i in graph.input] + [(o, False) for o in graph.output]:
+                t = v.type.tensor_type
+                dims = tuple(d.dim_value if d.dim_value else -1 for d in t.shape.dim)
+                self.io.append((v.name, dims, _from_onnx[t.elem_type], is_input))
+            self.session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+
+        @property
+        def num_io_tensors(self) -> int:
+            return len(self.io)
+
+        def get_tensor_name(self, index: int) -> str:
+            return self.io[index][0]
+
+        def get_tensor_shape(self, name: str):
+            return next(shape for n, shape, _, _ in self.io if n == name)
+
+        def get_tensor_dtype(self, name: str):
+            return next(dt for n, _, dt, _ in self.io if n == name)
+
+        def get_tensor_profile_shape(self, name: str, profile_index: int):
+            b = self.max_batch[name]
+            shape = self.get_tensor_shape(name)
+            return [tuple(1 if d < 0 else d for d in shape), tuple(b if d < 0 else d for d in shape),
+                    tuple(b if d < 0 else d for d in shape)]
+
+        def create_execution_context(self):
+            return IExecutionContext(self)
+
+        def execute(self, context) -> bool:
+            import numpy as np
+
+            mem = FakeCuda.memory
+            feeds = {}
+            for name, shape, dt, is_input in self.io:
+                if is_input:
+                    full = context.shapes[name]
+                    feeds[name] = mem[context.addresses[name]][: int(np.prod(full)) * np.dtype(nptype(dt)).itemsize] \
+                        .view(nptype(dt)).reshape(full)
+            outs = self.session.run([n for n, _, _, i in self.io if not i], feeds)
+            for (name, _, _, is_input), out in zip([x for x in self.io if not x[3]], outs):
+                raw = np.ascontiguousarray(out).view(np.uint8).reshape(-1)
+                mem[context.addresses[name]][: raw.size] = raw
+            return True
+
+    class Runtime:
+        __slots__ = ("logger",)
+
+        def __init__(self, logger) -> None:
+            self.logger = logger
+
+        def deserialize_cuda_engine(self, serialized_engine):
+            entry = _ENGINES.get(bytes(serialized_engine))
+            return None if entry is None else ICudaEngine(*entry)
+
+    trt.nptype, trt.Runtime, trt.ICudaEngine, trt.IExecutionContext = nptype, Runtime, ICudaEngine, IExecutionContext
     trt.Logger, trt.Builder, trt.OnnxParser = Logger, Builder, OnnxParser
     trt.IBuilderConfig, trt.ITimingCache, trt.IOptimizationProfile = IBuilderConfig, ITimingCache, IOptimizationProfile
     trt.INetworkDefinition = INetworkDefinition
     return trt
+
+
+_ENGINES: dict[bytes, tuple[str, dict]] = {}  # serialized fake engine -> (engine-ready ONNX, max batch per input)
+
+
+class FakeCuda:
+    """Stands in for :mod:`trtssd.backends.cuda_rt` (the hardware boundary): device memory is a
+    dict of byte arrays, copies are synchronous, streams are numbers."""
+
+    memory: dict[int, "np.ndarray"] = {}
+    _next = [1]
+
+    @classmethod
+    def install(cls, monkeypatch, cuda_rt, device: str, cc: tuple[int, int]) -> None:
+        """Replace ``cuda_rt``'s functions (through ``monkeypatch``) for a GPU named ``device``."""
+        import numpy as np
+
+        cls.memory = {}
+        gpu_name = device
+
+        def malloc(nbytes):
+            ptr = cls._next[0]
+            cls._next[0] += 1
+            cls.memory[ptr] = np.zeros(max(int(nbytes), 1), np.uint8)
+            return ptr
+
+        def pinned_empty(shape, dtype):
+            arr = np.zeros(shape, dtype)
+            return arr, malloc(0)
+
+        def htod(dst, src, stream=None, nbytes=None):
+            raw = np.ascontiguousarray(src).view(np.uint8).reshape(-1)
+            cls.memory[dst][: raw.size] = raw
+
+        def dtoh(dst, src, stream=None, nbytes=None):
+            dst[...] = cls.memory[src][: dst.nbytes].view(dst.dtype).reshape(dst.shape)
+
+        for name, fn in {"malloc": malloc, "pinned_empty": pinned_empty, "memcpy_htod_async": htod,
+                         "memcpy_htod": lambda d, s: htod(d, s), "memcpy_dtoh_async": dtoh,
+                         "free": lambda p: cls.memory.pop(p, None), "free_host": lambda p: cls.memory.pop(p, None),
+                         "stream_create": lambda: 7, "stream_sync": lambda s: None, "stream_destroy": lambda s: None,
+                         "require": lambda: None, "device_name": lambda device=None: gpu_name,
+                         "compute_capability": lambda device=None: cc}.items():
+            monkeypatch.setattr(cuda_rt, name, fn)
 
 
 def has_name(trt: types.ModuleType, dotted: str) -> bool:

@@ -21,7 +21,7 @@ import fake_tensorrt  # noqa: E402
 from trtssd.backends import cuda_rt  # noqa: E402
 from trtssd.backends import trt_engine as te  # noqa: E402
 from trtssd.conversion.artifact import ArtifactInfo, write_info  # noqa: E402
-from trtssd.conversion.engine_onnx import ensure_engine_onnx  # noqa: E402
+from trtssd.conversion.engine_onnx import ensure_engine_onnx, read_precision  # noqa: E402
 from trtssd.errors import BackendError, InputError  # noqa: E402
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec  # noqa: E402
 from trtssd.postprocess.nms import NmsParams  # noqa: E402
@@ -112,7 +112,7 @@ def test_build_is_strongly_typed_without_removed_api(engine_onnx, version, preci
         assert trt.calls.args("config.DLA_core") == [(0,)]
     touched = {n for n in trt.calls.names() if "calibra" in n or "platform_has" in n or "Int8" in n}
     assert touched == set()
-    assert engine.read_bytes() == f"fake-engine:{version}".encode() and trt.builds == 1
+    assert engine.read_bytes().startswith(f"fake-engine:{version}:".encode()) and trt.builds == 1
     side = json.loads(te.sidecar_path(engine).read_text())
     assert side["key"]["precision"] == precision and side["key"]["trt_version"] == version
     assert side["key"]["gpu_name"] == GPU and side["nms"]["max_total"] == 10
@@ -169,8 +169,6 @@ def test_cli_builds_int8_from_the_models_own_quantization(quant_artifact, shared
     """``trtssd build MODEL --precision int8`` on the quantized model: Q/DQ engine-ready ONNX,
     then the (fake) TensorRT build, without calibration images."""
     from trtssd.cli.main import main
-    from trtssd.conversion.engine_onnx import read_precision
-
     trt = fake_tensorrt.make(version)
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     rc = main(["build", "ssd_mobilenet_v1_coco_quant", "--model_dir", str(shared_dir / "models"), "--precision", "int8"])
@@ -201,3 +199,44 @@ def test_no_code_path_uses_the_api_tensorrt_11_removed():
             if isinstance(node, ast.Attribute) and node.attr in REMOVED_ATTRS:
                 found.append(f"{path.relative_to(root.parent)}:{node.lineno} .{node.attr}")
     assert found == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_backend_end_to_end_matches_onnxruntime_nms(quant_artifact, shared_dir, monkeypatch, version, precision):
+    """The tensorrt backend on the fake TensorRT: builds the engine from the precision's
+    engine-ready ONNX, loads it, binds buffers, splits 5 images into batches of <= 2, and returns
+    what ONNX Runtime returns for that same graph."""
+    import cv2
+
+    from trtssd.backends import tensorrt as trt_backend
+    from trtssd.backends.final import final_to_detections
+    from trtssd.conversion.engine_onnx import OUTPUT_NAMES
+    from trtssd.detector import preprocess
+
+    trt = fake_tensorrt.make(version)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    fake_tensorrt.FakeCuda.install(monkeypatch, cuda_rt, GPU, (8, 7))
+    artifact, info = quant_artifact
+    monkeypatch.setenv("TRTSSD_MODEL_DIR", str(shared_dir / "models"))  # where int8 finds the quantized source
+    frames = [cv2.imread(str(p)) for p in sorted((shared_dir / "data/coco_val2017_subset158/val2017").glob("*.jpg"))[:5]]
+    images, sizes = preprocess(frames, info.input_size), [(f.shape[1], f.shape[0]) for f in frames]
+    nms = NmsParams(0.3, 0.6, 100, 100)
+    with trt_backend.TensorRTBackend(artifact, info, precision=precision, max_batch=2, log=lambda m: None) as backend:
+        got = backend.detect(images, sizes, nms)
+        onnx_path = Path(json.loads(te.sidecar_path(backend.engine_path).read_text())["onnx"])
+    assert read_precision(onnx_path) == precision
+    shapes = trt.calls.args("context.set_input_shape")
+    assert [(name, shape[0]) for name, shape in shapes] == [("images", 2), ("images", 2), ("images", 1)]  # <= max_batch
+    import onnxruntime
+
+    sess = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    want = final_to_detections(sess.run(list(OUTPUT_NAMES), {"images": images}), sizes, info.labels, nms.score_threshold)
+    assert sum(len(w.class_id) for w in want) > 0
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.class_id, w.class_id)
+        np.testing.assert_array_equal(g.confidence, w.confidence)
+        np.testing.assert_array_equal(g.xyxy, w.xyxy)
+    assert trt.builds == 1 and trt.calls.args("config.set_flag") == []
+
