@@ -253,7 +253,6 @@ def build_serialized(trt, onnx_path: Path, input_name: str, input_hw: tuple[int,
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = opts.dla_core
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)  # NMS / TopK / Scatter run on the GPU
-    cache = None
     if timing_cache is not None:
         cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.exists() else b"")
         config.set_timing_cache(cache, ignore_mismatch=False)

@@ -77,9 +77,9 @@ def to_fp16(model):
     except ImportError:
         raise ConversionError("precision fp16: expected the 'onnxconverter-common' package, found none; "
                               "pip install 'trtssd[convert]'") from None
-    for n in model.graph.node:
+    for i, n in enumerate(model.graph.node):  # the block list names nodes: name them all (deterministically)
         if not n.name:
-            n.name = f"{n.op_type}_{id(n)}"
+            n.name = f"trtssd_node_{i}"
     return float16.convert_float_to_float16(model, keep_io_types=True,
                                             node_block_list=input_normalization_nodes(model))
 
