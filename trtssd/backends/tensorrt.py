@@ -24,11 +24,11 @@ from trtssd.conversion.engine_onnx import DEFAULT_CANDIDATES, OUTPUT_NAMES, ensu
 from trtssd.errors import BackendError
 from trtssd.postprocess.nms import NmsParams
 
-MIN_TRT_VERSION = (10, 3)  # JetPack 6's TensorRT; strongly typed networks, ONNX NonMaxSuppression -> INMSLayer
+MIN_TRT_VERSION = (10, 3)  # JetPack 6.1/6.2's TensorRT; strongly typed networks, ONNX NonMaxSuppression -> INMSLayer
 INSTALL_HINT = (
     "TensorRT is not installed: expected the Python module 'tensorrt' (>= 10.3); on x86-64 run "
     "\"pip install 'trtssd[tensorrt]'\" (tensorrt + cuda-python, needs an NVIDIA driver); on Jetson it comes with "
-    "JetPack 6 (sudo apt install python3-libnvinfer) plus 'pip install cuda-python'"
+    "JetPack 6.1+ (sudo apt install python3-libnvinfer) plus 'pip install cuda-python'"
 )
 
 
