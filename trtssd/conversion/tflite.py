@@ -3,10 +3,12 @@
 The network up to the postprocess op is converted by tf2onnx (``--dequantize``: quantized weights
 become float); onnx-graphsurgeon then cuts the graph at the postprocess op's two inputs (raw box
 encodings and class scores), makes the batch dimension dynamic and renames the I/O to the artifact
-contract. A uint8 (QAT) model also gets an INT8 variant, ``<artifact>.int8.onnx``: the same cut of
-tf2onnx's Q/DQ graph (without ``--dequantize``), see :mod:`trtssd.conversion.qdq`. Anchors and
-box-coder scales are read from the postprocess op itself (its third input and its flexbuffer
-options), so they are exactly what the model was exported with.
+contract. Anchors and box-coder scales are read from the postprocess op itself (its third input
+and its flexbuffer options), so they are exactly what the model was exported with.
+
+A uint8 (QAT) model's float artifact also gets an INT8 variant beside it, ``<artifact>.int8.onnx``:
+the same cut of tf2onnx's Q/DQ graph with int8 Conv weights (:mod:`trtssd.conversion.qdq`), which
+the OpenVINO backend runs.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
 
-CONVERTER = "tflite-2"  # 2: uint8 models also get the INT8 variant
+CONVERTER = "tflite-2"  # 2: a uint8 model's float artifact gets its INT8 variant beside it
+CONVERTER_QDQ = "tflite-qdq-1"  # quantized TFLite kept as QuantizeLinear/DequantizeLinear (int8 engines)
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 OPSET = 17
 _TFLITE_DTYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
@@ -140,16 +143,17 @@ def _constant(model, tensor) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def run_tf2onnx(src: Path, dst: Path, dequantize: bool = True) -> None:
-    """Convert the whole TFLite model with the tf2onnx command line (dequantized, or with the
-    model's Q/DQ nodes)."""
-    run_tf2onnx_cli(["--tflite", str(src), *(["--dequantize"] if dequantize else [])], dst, src.name, OPSET)
+def run_tf2onnx(src: Path, dst: Path, keep_qdq: bool = False) -> None:
+    """Convert the whole TFLite model with the tf2onnx command line: dequantized (float weights),
+    or with ``keep_qdq`` the model's own quantization as QuantizeLinear/DequantizeLinear pairs."""
+    run_tf2onnx_cli(["--tflite", str(src)] + ([] if keep_qdq else ["--dequantize"]), dst, src.name, OPSET)
 
 
-def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, quantized: bool = False):
+def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, keep_qdq: bool = False, int8_weights: bool = False):
     """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``.
-    ``quantized``: tf2onnx's Q/DQ graph (cut at the float tensors around the postprocess inputs;
-    Conv weights re-expressed as int8, :func:`trtssd.conversion.qdq.int8_conv_weights`)."""
+    The cut outputs are float tensors: before the model's last quantization (``*_prequant``), or
+    with ``keep_qdq`` after its dequantization where that exists (``*_dequant``). ``int8_weights``
+    (with ``keep_qdq``): Conv weights as int8 per channel, :func:`trtssd.conversion.qdq.int8_conv_weights`."""
     import onnx
     import onnx_graphsurgeon as gs
 
@@ -157,8 +161,9 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, quantized: bool =
     tensors = graph.tensors()
 
     def find(name: str):
-        for cand in ((f"{name}_dequant", f"{name}_prequant") if quantized else (f"{name}_prequant", name)):
-            if cand in tensors and np.dtype(tensors[cand].dtype or np.float32) == np.float32:
+        # With Q/DQ kept, a '_prequant' tensor may itself be quantized (uint8): prefer its '_dequant'.
+        for cand in ((f"{name}_dequant",) if keep_qdq else ()) + (f"{name}_prequant", name):
+            if cand in tensors:
                 return tensors[cand]
         near = [t for t in tensors if t.startswith(name)]
         raise ConversionError(f"converted graph: expected tensor '{name}' (postprocess input), found none; similar: {near[:5]}")
@@ -167,11 +172,11 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, quantized: bool =
     activation = "none" if scores.inputs and scores.inputs[0].op == "Sigmoid" else "sigmoid"
     graph.outputs = [boxes, scores]
     graph.cleanup().toposort()
-    if quantized:
+    if keep_qdq and int8_weights:
         from trtssd.conversion.qdq import int8_conv_weights
 
         int8_conv_weights(graph)
-    elif any(n.op == "QuantizeLinear" for n in graph.nodes):
+    if not keep_qdq and any(n.op == "QuantizeLinear" for n in graph.nodes):
         raise ConversionError("converted graph: expected a dequantized float network, found QuantizeLinear nodes")
 
     image = graph.inputs[0]
@@ -205,27 +210,32 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, quantized: bool =
 
 
 def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str, labels: tuple[str, ...],
-                   postprocess: PostprocessSpec | None = None) -> ArtifactInfo:
-    """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info."""
+                   postprocess: PostprocessSpec | None = None, keep_qdq: bool = False) -> ArtifactInfo:
+    """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info.
+    ``keep_qdq``: keep a quantized model's Q/DQ nodes (see :mod:`trtssd.conversion.precision`)."""
     info = inspect_tflite(src)
     opts = info.options
     num_classes = int(opts.get("num_classes", len(labels) - 1)) + 1
     if len(labels) != num_classes:
         raise ConversionError(f"{src.name}: expected {num_classes} labels (incl. background), found {len(labels)}")
-    quantized = info.input_dtype == np.uint8
+    # A quantized (QAT, uint8) model's float artifact gets its INT8 variant beside it, for the
+    # OpenVINO backend (see trtssd.conversion.qdq); the two tf2onnx runs go side by side.
+    variant = not keep_qdq and np.dtype(info.input_dtype) == np.uint8
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
         raw, raw_q = Path(tmp) / "raw.onnx", Path(tmp) / "raw-qdq.onnx"
-        with ThreadPoolExecutor(2) as pool:  # two tf2onnx subprocesses side by side
-            jobs = [pool.submit(run_tf2onnx, src, raw)] + ([pool.submit(run_tf2onnx, src, raw_q, False)] if quantized else [])
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [pool.submit(run_tf2onnx, src, raw, keep_qdq)]
+            if variant:
+                jobs.append(pool.submit(run_tf2onnx, src, raw_q, True))
             for job in jobs:
                 job.result()
-        model, activation = cut_to_artifact_graph(raw, info)
-        model_q = cut_to_artifact_graph(raw_q, info, quantized=True)[0] if quantized else None
+        model, activation = cut_to_artifact_graph(raw, info, keep_qdq)
+        model_q = cut_to_artifact_graph(raw_q, info, keep_qdq=True, int8_weights=True)[0] if variant else None
     pp = postprocess or PostprocessSpec()
     artifact = ArtifactInfo(
         model_name=model_name,
         source_sha256=source_sha256,
-        converter=CONVERTER,
+        converter=CONVERTER_QDQ if keep_qdq else CONVERTER,
         input_size=(info.input_shape[1], info.input_shape[2]),
         anchors_cyxhw=info.anchors_cyxhw,
         box_coder=BoxCoderSpec(
