@@ -53,12 +53,19 @@ def test_fp32_cpu_raw_outputs_match_onnxruntime(inputs, torch_cpu, cpu_detector,
 
 
 @pytest.mark.slow
-def test_detect_frames_cpu_equals_detector(torch_cpu, cpu_detector, shared_dir):
-    """300x300 frames need no resize, so the torch path sees the reference's exact input."""
+def test_device_path_on_cpu_equals_detector(quant_artifact, cpu_detector, shared_dir):
+    """The torch resize/decode/NMS path (run on the CPU here) against the numpy reference.
+    300x300 frames need no resize, so the torch path sees the reference's exact input."""
     frames = [cv2.resize(f, (300, 300)) for f in _video_frames(shared_dir, 2)]
     frames.append(cv2.resize(cv2.imread(str(shared_dir / "media" / "tensorrt_demos_huskies.png")), (300, 300)))
     ref = cpu_detector.detect_batch(frames)
-    got = torch_cpu.detect_frames(frames, cpu_detector.nms)
+    with TorchBackend(*quant_artifact, nms=cpu_detector.nms, device="cpu", device_path=True) as tb:
+        got = tb.detect(frames)
+        got_a = tb.detect(np.stack(frames))  # one [N, H, W, 3] array
+        got_t = tb.detect(torch.from_numpy(np.stack(frames)))  # a tensor on the backend's device
+    for a, t, g in zip(got_a, got_t, got):
+        np.testing.assert_array_equal(a.xyxy, g.xyxy)
+        np.testing.assert_array_equal(t.xyxy, g.xyxy)
     assert sum(len(r) for r in ref) > 0
     for r, g in zip(ref, got):
         assert np.array_equal(r.class_id, g.class_id)
@@ -124,7 +131,7 @@ def test_options_are_validated(quant_artifact):
     with TorchBackend(path, info, device="cpu") as tb:
         with pytest.raises(ValueError, match=r"uint8 \[N, 300, 300, 3\]"):
             tb.infer(np.zeros((1, 299, 300, 3), np.uint8))
-        assert tb.frames_in_backend is False  # the Detector keeps the numpy path on the CPU
+        assert tb.device_path is False  # on the CPU detect() keeps the numpy path
 
 
 def test_unsupported_op_is_reported(tmp_path):
@@ -166,11 +173,11 @@ def test_cuda_raw_outputs_match_onnxruntime(precision, box_atol, score_atol, qua
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
-def test_cuda_detect_frames_agrees_with_cpu(quant_artifact, cpu_detector, shared_dir):
+def test_cuda_detect_agrees_with_cpu(quant_artifact, cpu_detector, shared_dir):
     path, info = quant_artifact
     frames = _video_frames(shared_dir, 8)
     ref = cpu_detector.detect_batch(frames)
-    with TorchBackend(path, info, device="cuda", precision="fp16") as tb:
+    with TorchBackend(path, info, nms=dataclasses.replace(cpu_detector.nms), device="cuda", precision="fp16") as tb:
         for _ in range(2):
-            got = tb.detect_frames(frames, dataclasses.replace(cpu_detector.nms))
+            got = tb.detect(frames)
             assert abs(sum(map(len, got)) - sum(map(len, ref))) <= 2
