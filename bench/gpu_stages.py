@@ -66,7 +66,7 @@ def main(artifact: str, video: str, batches: list[int]) -> None:
         frames = frames_of(video, b)
         for _ in range(5):
             tb.detect(frames)
-        reps = max(20, 400 // b)
+        reps = 40
         row = {"detect_wall_ms": wall_per_call(lambda: tb.detect(frames), reps)}
         stages: dict[str, list[tuple[float, float]]] = {}
 
@@ -109,10 +109,10 @@ def main(artifact: str, video: str, batches: list[int]) -> None:
 
         t = threading.Thread(target=busy, daemon=True)
         t.start()
-        row["detect_wall_ms_with_busy_python_thread"] = wall_per_call(lambda: tb.detect(frames), reps)
+        row["detect_wall_ms_with_busy_python_thread"] = wall_per_call(lambda: tb.detect(frames), 5)
         old = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)
-        row["detect_wall_ms_with_busy_thread_switch_0.5ms"] = wall_per_call(lambda: tb.detect(frames), reps)
+        row["detect_wall_ms_with_busy_thread_switch_0.5ms"] = wall_per_call(lambda: tb.detect(frames), 5)
         sys.setswitchinterval(old)
         stop.set()
         t.join()

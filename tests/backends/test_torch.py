@@ -73,6 +73,20 @@ def test_device_path_on_cpu_equals_detector(quant_artifact, cpu_detector, shared
         np.testing.assert_allclose(g.xyxy, r.xyxy, atol=0.05)
 
 
+def test_partial_batch_is_padded_to_a_batch_size_already_used(quant_artifact, cpu_detector, shared_dir):
+    """A video's last, partial batch runs padded to the batch size in use (a new batch size costs
+    seconds of cuDNN autotuning and a new CUDA graph on a GPU); padding rows give no results."""
+    frames = _video_frames(shared_dir, 4)
+    with TorchBackend(*quant_artifact, nms=cpu_detector.nms, device="cpu", device_path=True) as tb:
+        full = tb.detect(frames)
+        part = tb.detect(frames[:2])
+        assert tb.batch_size_for(2, frames[0].shape) == 4 and tb.batch_size_for(8, frames[0].shape) == 8
+    assert len(part) == 2
+    for p, f in zip(part, full):
+        np.testing.assert_allclose(p.xyxy, f.xyxy, atol=1e-3)
+        np.testing.assert_array_equal(p.class_id, f.class_id)
+
+
 @pytest.mark.parametrize("class_agnostic", [False, True])
 @pytest.mark.parametrize("top_k", [4096, 60, 8])  # 60 / 8 force the exact redo of some images
 @pytest.mark.parametrize("caps", [(100, 100), (3, 10)])

@@ -172,7 +172,7 @@ def test_video_every_frame_in_order_with_real_model(shared_dir, make_detector, c
     assert sink.thread_ids == {threading.get_ident()}  # the consumer is the calling thread
     assert set(sink.annotated_shapes) == {(432, 768, 3)}
     for stage in ("capture", "preprocess", "infer", "postprocess", "draw", "write"):
-        assert result.stages.counts[stage] == 377, stage
+        assert result.stages.counts[stage] == 376, stage  # every frame after the first (warm-up)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

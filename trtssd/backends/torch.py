@@ -123,6 +123,7 @@ class TorchBackend(Backend):
         self._seen: dict[tuple, int] = {}
         self._pinned: dict[tuple, object] = {}
         self._inputs: dict[tuple, object] = {}
+        self._batch_sizes: dict[tuple, set[int]] = {}
 
     def _warm_nms(self) -> None:
         """Run the NMS kernels once now: their first launch loads (or JIT-compiles) torchvision's
@@ -157,13 +158,27 @@ class TorchBackend(Backend):
         device tensors in the network dtype (graph outputs: valid until the next call)."""
         return self._run("net", self.net_fn, images)
 
-    def upload(self, images: np.ndarray | Sequence[np.ndarray]):
-        """Host uint8 ``[N, H, W, 3]`` array, or N arrays ``[H, W, 3]`` of one shape -> device tensor,
-        copied once into a reused pinned buffer and uploaded non-blocking (CUDA)."""
+    def batch_size_for(self, n: int, frame_shape: tuple[int, ...]) -> int:
+        """The batch ``n`` frames of ``frame_shape`` run as: the smallest batch already used for that
+        frame shape that holds them (padding), else ``n``. A new batch size costs seconds once (cuDNN
+        autotuning, a new CUDA graph), e.g. a video's last, partial batch; padding costs microseconds."""
+        used = self._batch_sizes.setdefault(tuple(frame_shape), set())
+        fits = [k for k in used if k >= n]
+        if fits:
+            return min(fits)
+        used.add(n)
+        return n
+
+    def upload(self, images: np.ndarray | Sequence[np.ndarray], pad_to: int | None = None):
+        """Host uint8 ``[N, H, W, 3]`` array, or N arrays ``[H, W, 3]`` of one shape -> device tensor
+        ``[max(N, pad_to), H, W, 3]``, copied once into a reused pinned buffer and uploaded
+        non-blocking (CUDA). Rows past N hold stale pixels (their results are to be ignored)."""
         torch = self.torch
+        key = (max(len(images), pad_to or 0), *images[0].shape)
         if self.device.type != "cuda":
-            return torch.from_numpy(np.ascontiguousarray(np.stack(images) if isinstance(images, list) else images))
-        key = (len(images), *images[0].shape)
+            host = np.zeros(key, np.uint8)
+            host[:len(images)] = np.stack(images) if isinstance(images, list) else images
+            return torch.from_numpy(host)
         pinned = self._pinned.get(key)
         if pinned is None:
             pinned = self._pinned[key] = torch.empty(key, dtype=torch.uint8, pin_memory=True)
@@ -171,7 +186,7 @@ class TorchBackend(Backend):
         # The previous copy out of this buffer finished: every call ends in a synchronising D2H copy.
         host = pinned.numpy()
         if isinstance(images, np.ndarray):
-            np.copyto(host, images)
+            np.copyto(host[:len(images)], images)
         else:
             for i, image in enumerate(images):
                 host[i] = image
@@ -219,19 +234,22 @@ class TorchBackend(Backend):
         by_shape: dict[tuple, list[int]] = {}
         for i, f in enumerate(frames):
             by_shape.setdefault(f.shape, []).append(i)
-        for idx in by_shape.values():
+        for shape, idx in by_shape.items():
             batch = [frames[i] for i in idx]
-            for i, d in zip(idx, self._detect_same_size(self.upload(batch))):
+            padded = self.upload(batch, self.batch_size_for(len(batch), shape))
+            for i, d in zip(idx, self._detect_same_size(padded, len(batch))):
                 out[i] = d
         clock.lap("infer")
         return out  # type: ignore[return-value]
 
-    def _detect_same_size(self, batch) -> list[Detections]:
-        """uint8 BGR ``[N, H, W, 3]`` device tensor -> detections (one device->host copy)."""
+    def _detect_same_size(self, batch, n: int | None = None) -> list[Detections]:
+        """uint8 BGR ``[B, H, W, 3]`` device tensor -> detections of its first ``n`` frames (default
+        all; the rest is padding), in one device->host copy."""
         from trtssd.postprocess.torch_ops import batched_multiclass_nms
 
         torch = self.torch
-        n, fh, fw = batch.shape[:3]
+        fh, fw = batch.shape[1:3]
+        n = batch.shape[0] if n is None else n
         boxes, scores = self._run("detect", self._frames_to_outputs, batch)
         with torch.inference_mode():
             b, s, c, img = batched_multiclass_nms(boxes, scores, self.nms)
@@ -251,3 +269,4 @@ class TorchBackend(Backend):
         self._graphs.clear()
         self._pinned.clear()
         self._inputs.clear()
+        self._batch_sizes.clear()

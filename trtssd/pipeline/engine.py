@@ -154,16 +154,18 @@ class Consumer:
         self.wants_pixels = any(s.wants_annotated for s in self.sinks)
         self.latencies: list[float] = []
 
-    def deliver(self, frame: Frame, dets: Detections) -> bool:
-        """True when a sink asks to stop."""
+    def deliver(self, frame: Frame, dets: Detections, record: bool = True) -> bool:
+        """True when a sink asks to stop. ``record``: add draw/write times to the stage totals
+        (not for the first batch, which carries the warm-up)."""
+        stages = self.stages if record else StageTimes()
         annotated = None
         if self.wants_pixels:
-            with self.stages.measure("draw"):
+            with stages.measure("draw"):
                 annotated = draw_detections(frame.image, dets)
                 fps = self.meter.tick() if self.meter is not None else 0.0
                 if fps > 0:
                     draw_fps(annotated, fps)
-        with self.stages.measure("write"):
+        with stages.measure("write"):
             for sink in self.sinks:
                 sink.write(frame, dets, annotated)
         if self.live:
@@ -296,11 +298,12 @@ def run_pipeline(source: Source, make_detector: Callable[[], Detector], sinks: S
                 t_start = pool[0].ready_at  # FPS excludes model loading, like the inline loop
                 if on_ready is not None:
                     on_ready(pool[0].detector)
-            else:
+            steady = frames >= batch  # stage times leave out the first batch (warm-up)
+            if steady:
                 stages.add("wait", time.perf_counter() - wait_since)
-            for name, sec in item.stage_seconds.items():
-                stages.add(name, sec)
-            user_stop = consumer.deliver(item.frame, item.detections)
+                for name, sec in item.stage_seconds.items():
+                    stages.add(name, sec)
+            user_stop = consumer.deliver(item.frame, item.detections, record=steady)
             frames += 1
             if frames == 1:
                 first, first_n = time.perf_counter() - t_start, batch
@@ -345,10 +348,12 @@ def _run_inline(source: Source, make_detector: Callable[[], Detector], consumer:
                 break
             _, batch_frames, capture = got
             user_stop = False
+            steady = first_n > 0  # stage times leave out the first batch (warm-up)
             for result in detect_frames(detector, batch_frames, capture):
-                for name, sec in result.stage_seconds.items():
-                    stages.add(name, sec)
-                user_stop = consumer.deliver(result.frame, result.detections)
+                if steady:
+                    for name, sec in result.stage_seconds.items():
+                        stages.add(name, sec)
+                user_stop = consumer.deliver(result.frame, result.detections, record=steady)
                 frames += 1
                 if user_stop:
                     break

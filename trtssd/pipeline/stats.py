@@ -116,5 +116,8 @@ class RunResult:
                       f"p99 {self.latency_ms(0.99):.1f} ms")
         if self.leftover_threads:
             extra += f"; threads still running at exit: {', '.join(self.leftover_threads)}"
+        stages = self.stages.summary()
+        if self.frames > max(1, self.first_frames):
+            stages = stages.replace("per frame:", "per frame after the first:", 1)
         return (f"{prog}: {self.frames} frames in {self.seconds:.2f} s = {rate}; backend {backend}, "
-                f"stopped by {self.stopped_by}{extra}; {self.stages.summary()}")
+                f"stopped by {self.stopped_by}{extra}; {stages}")
