@@ -18,15 +18,18 @@ export TRTSSD_SHARED_DIR ?= $(SHARED)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup-system.sh
-	bash scripts/setup-system.sh
-	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e ".[$(EXTRAS)]"
-	touch $@
+	@bash scripts/setup-system.sh
+	@test -x $(VPY) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: upgrading pip in $(VENV)"
+	@$(VPY) -m pip install -q --upgrade pip
+	@echo "setup: installing trtssd and its extras [$(EXTRAS)] into $(VENV): numpy, OpenCV, ONNX Runtime, TensorFlow (CPU), tf2onnx, pycocotools, matplotlib ... (about a minute, more on a slow link)"
+	@$(VPY) -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+	@echo "setup: done ($(VENV)/bin/trtssd, $(VENV)/bin/python)"
 
 $(TORCH_STAMP): $(STAMP)
-	$(if $(TORCH),$(VPY) -m pip install -q "$(TORCH)")
-	touch $@
+	@$(if $(TORCH),echo "setup: installing $(TORCH) (CPU build) for the torch backend's tests"; $(VPY) -m pip install -q "$(TORCH)")
+	@touch $@
 
 demo: setup
 	$(VPY) trt_ssd.py -m ssd_mobilenet_v1_coco_quant --model_dir $(SHARED)/models \

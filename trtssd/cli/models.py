@@ -16,13 +16,14 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     dirs = model_dirs(args.model_dir)
-    print(f"{'name':28s} {'status':10s} {'kind':16s} description")
+    w = max(len("name"), *(len(name) for name in MODELS))  # the column fits the longest name
+    print(f"{'name':{w}s}  {'status':8s}  {'kind':15s}  description")
     for spec in MODELS.values():
         found = next((d / spec.source.filename for d in dirs if (d / spec.source.filename).exists()), None)
         status = "present" if found else ("download" if spec.source.url else "absent")
-        print(f"{spec.name:28s} {status:10s} {spec.source.kind:16s} {spec.description}")
+        print(f"{spec.name:{w}s}  {status:8s}  {spec.source.kind:15s}  {spec.description}")
         if found:
-            print(f"{'':28s}   {found}")
+            print(f"{'':{w}s}  {found}")
     print("\nsearched: " + ", ".join(str(d) for d in dirs))
     print("status: present = file found; download = fetched from its official URL on first use; absent = place the file yourself")
     return 0

@@ -27,8 +27,9 @@ running then (a model load cannot be interrupted) are named in :attr:`RunResult.
 and logged, never waited on for longer.
 
 File sources (``keep_all``): every frame is processed once and delivered in order. Live sources:
-batches of one, the mailbox keeps the newest result; the time from capture to the end of the
-sinks' writes is recorded per frame (:attr:`RunResult.latencies`).
+batches of one, the mailbox keeps the newest result (frame numbers may skip; ``max_frames`` counts
+delivered results); the time from capture to the end of the sinks' writes is recorded per frame
+(:attr:`RunResult.latencies`).
 """
 
 from __future__ import annotations
@@ -265,8 +266,9 @@ def run_pipeline(source: Source, make_detector: Callable[[], Detector], sinks: S
 
     cancel = threading.Event()
     reader = PrefetchSource(source, max(2, queue) * batch) if prefetch and not live else None
-    feed = FrameFeed(reader or source, batch=batch, source_timeout=source_timeout, max_frames=max_frames,
-                     fill_timeout=None if keep_all else 0.0)
+    # Live sources drop stale results, so the consumer counts max_frames on delivered results.
+    feed = FrameFeed(reader or source, batch=batch, source_timeout=source_timeout,
+                     max_frames=max_frames if keep_all else None, fill_timeout=None if keep_all else 0.0)
     mailbox = Mailbox(keep_all, (queue + workers) * batch, producers=workers)
     pool: list[InferenceWorker] = []
     for i in range(workers):
@@ -280,6 +282,9 @@ def run_pipeline(source: Source, make_detector: Callable[[], Detector], sinks: S
         while True:
             if stop is not None and stop.is_set():
                 stopped_by = "signal"
+                break
+            if max_frames is not None and frames >= max_frames:
+                stopped_by = "max_frames"
                 break
             item = mailbox.get(POLL_S)
             if item is None:
