@@ -228,9 +228,9 @@ class InferenceWorker(threading.Thread):
                 return
 
 
-def _join_all(threads: Sequence[threading.Thread], seconds: float) -> list[str]:
-    """Join with one shared deadline; names (and stages) of the threads still alive after it."""
-    deadline = time.monotonic() + seconds
+def _join_all(threads: Sequence[threading.Thread], deadline: float) -> list[str]:
+    """Join until one shared ``time.monotonic()`` deadline; names (and stages) of the threads still
+    alive after it."""
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     return [f"{t.name} ({getattr(t, 'stage', 'running')})" for t in threads if t.is_alive()]
@@ -319,9 +319,10 @@ def run_pipeline(source: Source, make_detector: Callable[[], Detector], sinks: S
     finally:
         cancel.set()
         mailbox.cancel()
-        leftover = _join_all(pool, SHUTDOWN_S)
+        deadline = time.monotonic() + SHUTDOWN_S
+        leftover = _join_all(pool, deadline)
         if reader is not None:
-            reader.close(timeout=max(0.1, SHUTDOWN_S / 2))
+            reader.close(timeout=max(0.05, deadline - time.monotonic()))
             if reader.alive:
                 leftover.append("prefetch (decoding)")
         if leftover:
