@@ -2,9 +2,9 @@
 
 It runs the artifact's INT8 variant when the converter wrote one (QAT-quantized models: the
 model's own quantization, :mod:`trtssd.conversion.qdq`), with uint8 x int8 convolutions (VNNI
-where the CPU has it); otherwise the float artifact in FP32. Same contract as every backend:
-uint8 ``[N, H, W, 3]`` RGB in, raw float32 ``(box_encodings, class_scores)`` out; the Detector
-runs the numpy postprocessing. One compiled model per batch size (static shapes): batch 1 when the
+where the CPU has it); otherwise the float artifact in FP32. It takes the host path of the
+backend contract (:class:`~trtssd.backends.base.Backend`): OpenCV resize, :meth:`infer` (uint8
+``[N, H, W, 3]`` RGB in, raw float32 ``(box_encodings, class_scores)`` out), numpy postprocessing. One compiled model per batch size (static shapes): batch 1 when the
 backend is created, others on first use.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 from trtssd.backends.base import Backend
 from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo, int8_variant_path
 from trtssd.errors import BackendError
+from trtssd.postprocess.nms import NmsParams
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,16 @@ class OpenVinoBackend(Backend):
     """Runs the artifact with OpenVINO on the CPU.
 
     Args:
+        nms: NMS settings, fixed for the backend's life (see :class:`~trtssd.backends.base.Backend`).
         precision: ``auto`` (INT8 variant when present, else FP32), ``int8`` or ``fp32``.
         intra_op_threads: inference threads (default: OpenVINO's choice, all cores).
     """
 
     name = "openvino"
 
-    def __init__(self, artifact_path: Path, info: ArtifactInfo, precision: str = "auto",
-                 intra_op_threads: int | None = None) -> None:
-        super().__init__(artifact_path, info)
+    def __init__(self, artifact_path: Path, info: ArtifactInfo, nms: NmsParams | None = None,
+                 precision: str = "auto", intra_op_threads: int | None = None) -> None:
+        super().__init__(artifact_path, info, nms)
         if precision not in PRECISIONS:
             raise BackendError(f"openvino precision: expected one of {', '.join(PRECISIONS)}, found {precision!r}")
         try:
