@@ -64,16 +64,20 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
     if resolved.kind == "tflite":
         from trtssd.conversion import tflite
 
-        dst = artifact_cache_path(resolved, digest, tflite.CONVERTER)
+        anchors = (overrides.anchors if overrides else None) or (resolved.spec.anchors if resolved.spec else None)
+        converter = tflite.CONVERTER
+        if overrides and overrides.anchors:
+            converter += "-a" + hashlib.sha256(repr(overrides.anchors).encode()).hexdigest()[:8]
+        dst = artifact_cache_path(resolved, digest, converter)
         if dst.exists() and not force:
             return dst, read_info(dst)
         log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off, about 15 s)")
         t0 = time.monotonic()
-        num_classes = int(tflite.inspect_tflite(resolved.path).options.get("num_classes", 90)) + 1
+        num_classes = int(tflite.inspect_tflite(resolved.path, anchors).options.get("num_classes", 90)) + 1
         info = tflite.convert_tflite(
             resolved.path, dst, model_name=resolved.name, source_sha256=digest,
             labels=_labels_for(resolved, num_classes),
-            postprocess=resolved.spec.postprocess if resolved.spec else None,
+            postprocess=resolved.spec.postprocess if resolved.spec else None, anchors=anchors,
         )
         log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")
         return dst, info

@@ -25,11 +25,12 @@ from trtssd.conversion.artifact import (
     save_artifact,
 )
 from trtssd.conversion.surgery import dynamic_batch_reshapes
+from trtssd.conversion.tfstructure import cut_point_report
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME,
     NodeOverrides,
     cut_graph_def,
-    evaluate_anchors,
+    evaluate_anchors_and_coder,
     find_ssd_graph,
     load_frozen_graph,
     run_tf2onnx_graphdef,
@@ -82,13 +83,17 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
     if spec and ssd.input_size and tuple(spec.input_size) != ssd.input_size:
         raise ConversionError(f"{model_name}: expected input size {spec.input_size} (model spec), "
                               f"found {ssd.input_size} in the graph's Preprocessor resize")
-    input_size = tuple(spec.input_size) if spec else ssd.input_size
+    input_size = overrides.input_size or (tuple(spec.input_size) if spec else ssd.input_size)
     if input_size is None:
-        raise ConversionError(f"{model_name}: expected a Preprocessor resize constant giving the input size, found none "
-                              "(register the model with its input_size)")
-    anchors = _resolve_anchors(evaluate_anchors(graph_def, ssd, input_size), spec, input_size, model_name)
+        raise ConversionError(f"{model_name}: expected an image resize op with a constant size giving the input size, "
+                              f"found none; pass it with --input_size HxW. Found near the cut points: "
+                              f"{cut_point_report(graph_def)}")
+    graph_anchors, fitted_coder = evaluate_anchors_and_coder(graph_def, ssd, input_size,
+                                                             fit_coder=ssd.coder_scales is None)
+    anchors = _resolve_anchors(graph_anchors, spec, input_size, model_name)
     log(f"trtssd: {model_name}: image {ssd.image}, boxes {ssd.boxes}, classes {ssd.classes}, "
-        f"{anchors.shape[0]} anchors, input {input_size[0]}x{input_size[1]}")
+        f"{anchors.shape[0]} anchors ({ssd.anchors}), input {input_size[0]}x{input_size[1]}, "
+        f"box coder {ssd.coder_scales or fitted_coder or 'from the spec'}")
     cut = cut_graph_def(graph_def, ssd, input_size)
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
         pb, raw = Path(tmp) / "cut.pb", Path(tmp) / "raw.onnx"
@@ -101,7 +106,8 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
         raise ConversionError(f"{model_name}: expected {num_classes} labels (incl. background) for the graph's "
                               f"class output, found {len(labels)}")
     pp = spec.postprocess if spec else PostprocessSpec()
-    coder = BoxCoderSpec(*ssd.coder_scales) if ssd.coder_scales else (spec.box_coder if spec else BoxCoderSpec())
+    scales = ssd.coder_scales or fitted_coder
+    coder = BoxCoderSpec(*scales) if scales else (spec.box_coder if spec else BoxCoderSpec())
     info = ArtifactInfo(
         model_name=model_name,
         source_sha256=source_sha256,
