@@ -163,3 +163,103 @@ def test_detections_match_the_exports_own_runtime(real_export, shared_dir, name)
           f"raw max |diff| boxes {raw_diff[0]:.2e} logits {raw_diff[1]:.2e}")
     assert not problems, "\n".join(problems)
     assert compared >= 20, f"only {compared} reference detections >= {MIN_SCORE}: the comparison says little"
+
+
+REAL = ["pedestrian_ssdlite_mobilenet_v2", "ssdlite_mobilenet_v2_coco", "ssd_mobilenet_v2_oidv4"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_engine_ready_onnx_gives_the_same_detections(real_export, shared_dir, tmp_path, name):
+    """``ssd/build_engine.py --onnx_only`` writes the engine-ready ONNX (NMS in-graph); it passes
+    the full checker, and in ONNX Runtime (file and ``--backend onnxruntime-nms``) gives the CPU
+    detector's detections."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+
+    from trtssd.backends.final import final_to_detections
+    from trtssd.conversion.engine_onnx import OUTPUT_NAMES
+
+    from tests.conftest import USER_MODELS_DIR
+
+    artifact, info, _ = real_export(name)
+    out = tmp_path / f"{name}-engine.onnx"
+    repo = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(repo / "ssd" / "build_engine.py"), name, "--model_dir", str(USER_MODELS_DIR),
+                        "--onnx_only", "--conf_th", "0.05", "-o", str(out)],
+                       capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-2000:]
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    frames = [f for _, f in _images(shared_dir)[:12]]
+    sizes = [(f.shape[1], f.shape[0]) for f in frames]
+    outs = sess.run(list(OUTPUT_NAMES), {"images": preprocess(frames, info.input_size)})
+    from_file = final_to_detections(outs, sizes, info.labels, 0.05)
+    with Detector(str(artifact), "onnxruntime", conf_th=0.05) as cpu, \
+            Detector(str(artifact), "onnxruntime-nms", conf_th=0.05) as in_graph:
+        want, got = cpu.detect_batch(frames), in_graph.detect_batch(frames)
+    assert sum(len(w.class_id) for w in want) >= 10
+    for g, f, w in zip(got, from_file, want):
+        for d in (g, f):
+            np.testing.assert_array_equal(d.class_id, w.class_id)
+            np.testing.assert_allclose(d.confidence, w.confidence, atol=1e-6)  # in-graph vs numpy sigmoid: ulps
+            np.testing.assert_allclose(d.xyxy, w.xyxy, atol=0.01)  # pixels
+
+
+@pytest.mark.parametrize("name, image, anchors, coder", [
+    ("pedestrian_ssdlite_mobilenet_v2", "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3:0",
+     "Concatenate/concat:0", (10.0, 10.0, 5.0, 5.0)),
+    ("ssdlite_mobilenet_v2_coco", "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3:0",
+     "Postprocessor/Reshape:0", None),  # TF.js folded the anchors and the coder's divisors
+])
+def test_cut_points_found_from_structure(real_export, name, image, anchors, coder):
+    from trtssd.conversion.tfgraph import evaluate_anchors_and_coder, find_ssd_graph, load_frozen_graph, spec_anchors
+    from trtssd.conversion.tfjs import load_tfjs_graph
+    from trtssd.models.zoo import get_spec
+
+    source = real_export(name)[2]
+    gd = load_tfjs_graph(source) if source.is_dir() else load_frozen_graph(source)
+    ssd = find_ssd_graph(gd)
+    assert (ssd.image, ssd.boxes, ssd.classes, ssd.anchors) == (image, "concat:0", "concat_1:0", anchors)
+    assert ssd.input_size == (300, 300) and ssd.coder_scales == coder and ssd.score_activation == "sigmoid"
+    graph_anchors, fitted = evaluate_anchors_and_coder(gd, ssd, ssd.input_size)
+    assert fitted == (10.0, 10.0, 5.0, 5.0)
+    np.testing.assert_allclose(graph_anchors, spec_anchors(get_spec(name), (300, 300)), atol=1e-5)
+
+
+def test_unknown_graph_lists_what_was_found_near_the_cut_points(real_export):
+    """The TF.js graph with its box head and box concat renamed: the error says what is there."""
+    import re
+
+    from trtssd.conversion.tfgraph import find_ssd_graph
+    from trtssd.conversion.tfjs import load_tfjs_graph
+    from trtssd.errors import ConversionError
+
+    gd = load_tfjs_graph(real_export("ssdlite_mobilenet_v2_coco")[2])
+    for node in gd.node:
+        node.name = re.sub("^concat$", "box_outputs", node.name.replace("BoxEncodingPredictor", "LocHead"))
+        node.input[:] = [re.sub("^concat$", "box_outputs", i.replace("BoxEncodingPredictor", "LocHead")) for i in node.input]
+    with pytest.raises(ConversionError) as err:
+        find_ssd_graph(gd)
+    msg = str(err.value)
+    assert "--box_node" in msg and "Found near the cut points" in msg
+    assert "resize ops: Preprocessor/map/while/ResizeImage/ResizeBilinear size 300x300" in msg
+    assert "box/class concats: concat_1, box_outputs" in msg
+
+
+def test_raw_output_tflite_is_described(real_export):
+    from trtssd.conversion.tflite import inspect_tflite
+    from trtssd.models.spec import GridAnchorSpec
+
+    source = real_export("ssd_mobilenet_v2_oidv4")[2]
+    info = inspect_tflite(source)
+    assert (info.box_tensor, info.score_tensor) == ("raw_outputs/box_encodings", "raw_outputs/class_predictions")
+    assert info.input_shape == (1, 300, 300, 3) and info.anchors_cyxhw.shape == (1917, 4)
+    assert info.options["num_classes"] == 23
+    from trtssd.errors import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="raw outputs have 1917 anchors, the SSD anchor spec generates 2034"):
+        inspect_tflite(source, GridAnchorSpec(feature_map_sizes=((20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1))))
