@@ -106,3 +106,9 @@ def real_export(isolated_cache):
         return done[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def user_models_dir() -> Path:
+    """Where `make test` fetched the real exports (the user cache's models folder)."""
+    return USER_MODELS_DIR

@@ -169,7 +169,7 @@ REAL = ["pedestrian_ssdlite_mobilenet_v2", "ssdlite_mobilenet_v2_coco", "ssd_mob
 
 
 @pytest.mark.parametrize("name", REAL)
-def test_engine_ready_onnx_gives_the_same_detections(real_export, shared_dir, tmp_path, name):
+def test_engine_ready_onnx_gives_the_same_detections(real_export, shared_dir, tmp_path, user_models_dir, name):
     """``ssd/build_engine.py --onnx_only`` writes the engine-ready ONNX (NMS in-graph); it passes
     the full checker, and in ONNX Runtime (file and ``--backend onnxruntime-nms``) gives the CPU
     detector's detections."""
@@ -183,12 +183,10 @@ def test_engine_ready_onnx_gives_the_same_detections(real_export, shared_dir, tm
     from trtssd.backends.final import final_to_detections
     from trtssd.conversion.engine_onnx import OUTPUT_NAMES
 
-    from tests.conftest import USER_MODELS_DIR
-
     artifact, info, _ = real_export(name)
     out = tmp_path / f"{name}-engine.onnx"
     repo = Path(__file__).resolve().parents[2]
-    r = subprocess.run([sys.executable, str(repo / "ssd" / "build_engine.py"), name, "--model_dir", str(USER_MODELS_DIR),
+    r = subprocess.run([sys.executable, str(repo / "ssd" / "build_engine.py"), name, "--model_dir", str(user_models_dir),
                         "--onnx_only", "--conf_th", "0.05", "-o", str(out)],
                        capture_output=True, text=True, timeout=600, env=dict(os.environ))
     assert r.returncode == 0, r.stderr[-2000:]
