@@ -58,3 +58,28 @@ def raw_output_info(sub, path: Path, anchors: GridAnchorSpec | None, types: dict
         anchors_cyxhw=generated,
         options={"num_classes": score[1][2] - 1, "anchors": "spec"},
     )
+
+
+def parse_anchor_spec(text: str) -> GridAnchorSpec:
+    """``min_scale=0.2,max_scale=0.95,aspect_ratios=1:2:0.5:3:0.3333,feature_maps=19:10:5:3:2:1,
+    reduce_lowest=1`` (any subset; the rest keep the :class:`GridAnchorSpec` defaults) -> spec."""
+    from dataclasses import replace
+
+    spec = GridAnchorSpec()
+    keys = {"min_scale", "max_scale", "aspect_ratios", "feature_maps", "reduce_lowest"}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in keys:
+            raise ValueError(f"anchor spec: expected KEY=VALUE with KEY in {sorted(keys)}, found '{part}'")
+        try:
+            if key in ("min_scale", "max_scale"):
+                spec = replace(spec, **{key: float(value)})
+            elif key == "aspect_ratios":
+                spec = replace(spec, aspect_ratios=tuple(float(v) for v in value.split(":")))
+            elif key == "feature_maps":
+                spec = replace(spec, feature_map_sizes=tuple((int(v), int(v)) for v in value.split(":")))
+            else:
+                spec = replace(spec, reduce_boxes_in_lowest_layer=value.lower() in ("1", "true", "yes"))
+        except ValueError:
+            raise ValueError(f"anchor spec: expected numbers separated by ':' for {key}, found '{value}'") from None
+    return spec
