@@ -261,3 +261,18 @@ def test_raw_output_tflite_is_described(real_export):
 
     with pytest.raises(ModelFormatError, match="raw outputs have 1917 anchors, the SSD anchor spec generates 2034"):
         inspect_tflite(source, GridAnchorSpec(feature_map_sizes=((20, 20), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1))))
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_torch_backend_runs_each_export(real_export, shared_dir, name):
+    """The artifacts hold only ops the torch backend builds (Sum, BatchNormalization and
+    Shape-computed reshapes are simplified away at conversion); on the CPU its raw outputs match
+    ONNX Runtime (the GPU run is bench/gpu_real_exports.py)."""
+    pytest.importorskip("torch")
+    artifact, info, _ = real_export(name)
+    frames = [f for _, f in _images(shared_dir)[:4]]
+    images = preprocess(frames, info.input_size)
+    with Detector(str(artifact), "onnxruntime") as ort_det, \
+            Detector(str(artifact), "torch", backend_options={"device": "cpu"}) as torch_det:
+        (b0, s0), (b1, s1) = ort_det.backend.infer(images), torch_det.backend.infer(images)
+    assert np.abs(b1 - b0).max() <= 1e-3 and np.abs(s1 - s0).max() <= 1e-3

@@ -24,7 +24,7 @@ from trtssd.conversion.artifact import (
     ArtifactInfo,
     save_artifact,
 )
-from trtssd.conversion.surgery import dynamic_batch_reshapes
+from trtssd.conversion.surgery import dynamic_batch_reshapes, simplify_for_backends
 from trtssd.conversion.tfstructure import cut_point_report
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME,
@@ -39,7 +39,7 @@ from trtssd.conversion.tfgraph import (
 from trtssd.errors import ConversionError
 from trtssd.models.spec import BoxCoderSpec, ModelSpec, PostprocessSpec
 
-CONVERTER = "tf1-1"
+CONVERTER = "tf1-2"  # 2: Sum / BatchNormalization / Shape-computed reshapes simplified
 OPSET = 17
 ANCHOR_ATOL = 1e-5  # graph anchors (float32 corners) vs generated anchors (float64 -> float32)
 
@@ -157,6 +157,7 @@ def finish_onnx(raw: Path, boxes_name: str, classes_name: str, input_size: tuple
         if isinstance(t, gs.Variable) and t not in graph.inputs and t not in graph.outputs:
             t.shape = None
     graph.cleanup().toposort()
+    simplify_for_backends(graph, INPUT_NAME, input_size)
     model = gs.export_onnx(graph)
     model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
     return onnx.shape_inference.infer_shapes(model)
