@@ -60,8 +60,8 @@ def _resolve_anchors(graph_anchors: np.ndarray | None, spec: ModelSpec | None, i
     expected = spec_anchors(spec, input_size) if spec else None
     if graph_anchors is None and expected is None:
         raise ConversionError(
-            f"{where}: expected a MultipleGridAnchorGenerator anchor tensor (Concatenate/concat) or a registered "
-            "model spec to generate anchors from, found neither"
+            f"{where}: expected an anchor tensor (Concatenate/concat of a MultipleGridAnchorGenerator, or the box "
+            "decoder's anchor operand) or a registered model spec to generate anchors from, found neither"
         )
     if graph_anchors is not None and expected is not None:
         if graph_anchors.shape != expected.shape:
@@ -90,7 +90,10 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
                               f"{cut_point_report(graph_def)}")
     graph_anchors, fitted_coder = evaluate_anchors_and_coder(graph_def, ssd, input_size,
                                                              fit_coder=ssd.coder_scales is None)
-    anchors = _resolve_anchors(graph_anchors, spec, input_size, model_name)
+    try:
+        anchors = _resolve_anchors(graph_anchors, spec, input_size, model_name)
+    except ConversionError as exc:
+        raise ConversionError(f"{exc}. Found near the cut points: {cut_point_report(graph_def)}") from None
     log(f"trtssd: {model_name}: image {ssd.image}, boxes {ssd.boxes}, classes {ssd.classes}, "
         f"{anchors.shape[0]} anchors ({ssd.anchors}), input {input_size[0]}x{input_size[1]}, "
         f"box coder {ssd.coder_scales or fitted_coder or 'from the spec'}")
