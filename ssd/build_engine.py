@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from trtssd.cli.bootstrap import ensure_environment  # noqa: E402
+
+ensure_environment(__file__)
 
 from trtssd.cli.build import add_build_args, run  # noqa: E402
 from trtssd.cli.common import run_main  # noqa: E402

@@ -77,7 +77,7 @@ def test_do_resize(shared_dir, model_args, tmp_path):
         ("absent model, no network", ["-m", "ssd_mobilenet_v1_coco", "--image", "{good}"], "ssd_mobilenet_v1_coco.pb"),
         ("bad output extension", ["--image", "{good}", "--output", "{tmp}/x.txt"], "expected an image"),
         ("headless without outputs", ["--image", "{good}"], "--headless: expected --output"),
-        ("json path is a directory", ["--image", "{good}", "--json", "{tmp}"], "Is a directory"),
+        ("json path is a directory", ["--image", "{good}", "--json", "{tmp}"], "expected a file path, found a directory"),
     ],
 )
 def test_bad_input_is_one_clear_line(case, args, expect, shared_dir, model_args, tmp_path):

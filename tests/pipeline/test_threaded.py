@@ -267,12 +267,19 @@ def test_stop_reasons(make_detector, stop_how, expected):
 
 
 def test_live_source_consumer_sees_newest_results_only(make_detector):
+    source = Synthetic(None, live=True)
+
     class SlowSink(Recorder):
+        """Returns only once the producer has read 3 more frames, so it has handed over at least
+        two newer results meanwhile: the older of them must have been dropped."""
+
         def write(self, frame, detections, annotated):
             super().write(frame, detections, annotated)
-            time.sleep(0.15)
+            deadline = time.monotonic() + 60  # a hang guard
+            while source.i < frame.index + 4 and time.monotonic() < deadline:
+                time.sleep(0.005)  # polling a condition
 
     sink = SlowSink(stop_after=6)
-    run_async(Synthetic(None, live=True), make_detector, [sink])
+    run_async(source, make_detector, [sink])
     steps = np.diff(sink.indices)
-    assert (steps >= 1).all() and steps.max() > 1  # ascending, stale results skipped
+    assert (steps >= 2).all(), sink.indices  # ascending, and a stale result skipped every time

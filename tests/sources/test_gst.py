@@ -72,16 +72,27 @@ def test_gstr_videotestsrc_frames_are_bgr_of_the_requested_size():
         assert r > 200 and g < 40 and b < 40, (b, g, r)
 
 
+def wait_until(condition, what: str, limit_s: float = 60.0) -> None:
+    """Poll ``condition()`` until true; ``limit_s`` only guards against a hang."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"expected {what} within {limit_s} s"
+        time.sleep(0.01)
+
+
 def test_live_source_delivers_only_the_newest_frame():
     config = SourceConfig(gstr="videotestsrc is-live=true ! video/x-raw,framerate=30/1", width=64, height=48)
     with open_source(config) as src:
         src.read(timeout=20)
-        time.sleep(1.0)  # a slow consumer: ~30 frames arrive meanwhile
+        # A slow consumer: a backlog of 10 frames builds up while it does not read.
+        backlog_from = src.frames_published
+        wait_until(lambda: src.frames_published >= backlog_from + 10, "10 more published frames")
+        mark = time.monotonic()
         published = src.frames_published
+        wait_until(lambda: src.frames_published > published, "a frame published after the mark")
         frame = src.read(timeout=5)
-        assert frame.index == 1  # one delivery, not a backlog
-        assert published >= 10
-        assert src.frames_published - published <= 5  # it was the newest when taken
+    assert frame.index == 1  # one delivery for the whole backlog, not the next frame of a queue
+    assert frame.timestamp >= mark  # the newest: published after the backlog was complete
 
 
 def test_gstr_pipeline_without_frames_is_an_error():
@@ -125,6 +136,8 @@ def test_rtsp_from_real_server(codec):
     try:
         with open_source(SourceConfig(rtsp=f"rtsp://127.0.0.1:{port}/test", rtsp_latency=50, width=160, height=120)) as src:
             frames = read_n(src, 5)
+            while frames[-1].image.std() <= 5 and len(frames) < 60:  # blank until the first key frame
+                frames.append(src.read(timeout=20))
     finally:
         stop(server)
     assert all(f.image.shape == (120, 160, 3) for f in frames)

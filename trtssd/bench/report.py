@@ -69,6 +69,7 @@ def write_plot(path: Path, title: str, network: list[NetworkPoint], e2e: list[E2
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         return None
     ncols = max((2 if network else 0) + (1 if e2e else 0), 1)
@@ -81,11 +82,14 @@ def write_plot(path: Path, title: str, network: list[NetworkPoint], e2e: list[E2
         ax.plot(b, [p.images_per_s for p in network], "o-")
         ax.set(xscale="log", xlabel="batch", ylabel="images / s", title="network throughput")
         ax.set_xticks(b, [str(x) for x in b])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
         ax = axes.pop(0)
         ax.plot(b, [p.median_ms for p in network], "o-")
         ax.set(xscale="log", yscale="log", xlabel="batch", ylabel="median ms / call", title="network latency")
         ax.set_xticks(b, [str(x) for x in b])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        _plain_log_labels(ax.yaxis)
         ax.grid(alpha=0.3)
     if e2e and axes:
         ax = axes.pop(0)
@@ -101,3 +105,12 @@ def write_plot(path: Path, title: str, network: list[NetworkPoint], e2e: list[E2
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _plain_log_labels(axis) -> None:
+    """Label a log axis with plain numbers (0.2, 0.5, 2, 10) instead of ``2x10^0``-style ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))

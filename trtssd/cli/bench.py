@@ -26,7 +26,9 @@ def _int_list(text: str) -> list[int]:
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark a backend: network latency/throughput and end-to-end video FPS")
-    add_model_args(p)
+    # The model every checkout and CI has (../shared or its official download), not the original
+    # demo's default, which must be fetched first: `trtssd bench` runs as typed.
+    add_model_args(p, "ssd_mobilenet_v1_coco_quant")
     p.add_argument("--precision", choices=["fp32", "fp16"], default=None,
                    help="network precision (torch backend; default fp16 on CUDA, fp32 elsewhere)")
     p.add_argument("--device", default=None, help="torch backend device, e.g. cuda, cuda:1, cpu (default: cuda if present)")

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-REQUIRED = ("numpy", "cv2", "onnxruntime")
+# The core dependencies (pyproject.toml), by import name.
+REQUIRED = ("numpy", "cv2", "onnxruntime", "onnx", "tqdm", "platformdirs")
 
 
 def ensure_environment(script: str) -> None:

@@ -9,6 +9,14 @@ from pathlib import Path
 from trtssd.conversion.api import ensure_artifact
 
 
+# What the artifact's ``score_activation`` means, for people.
+SCORE_ACTIVATION_TEXT = {
+    "none": "class scores already probabilities in the graph (no activation added)",
+    "sigmoid": "class scores are logits (sigmoid applied after the network)",
+    "softmax": "class scores are logits (softmax applied after the network)",
+}
+
+
 def register(sub) -> None:
     p = sub.add_parser("convert", help="convert a model to the self-describing ONNX artifact")
     p.add_argument("model", help="registered model name or path to a model file")
@@ -56,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
         path = out
     print(f"{path}")
     print(f"  model {info.model_name}, input {info.input_size[0]}x{info.input_size[1]} uint8 RGB, "
-          f"{info.num_anchors} anchors, {info.num_classes} classes, scores '{info.score_activation}'")
+          f"{info.num_anchors} anchors, {info.num_classes} classes (incl. background), "
+          f"{SCORE_ACTIVATION_TEXT.get(info.score_activation, info.score_activation)}")
     return 0

@@ -111,6 +111,10 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError("--headless: expected --output, --json and/or --mjpeg to write results to, found none")
     if args.source_timeout <= 0:
         raise ValueError(f"--source_timeout: expected > 0 seconds, found {args.source_timeout}")
+    if not args.headless:
+        from trtssd.sinks.window import check_display
+
+        check_display()  # before any model work: OpenCV would abort the process later
 
 
 class StopRequest(threading.Event):

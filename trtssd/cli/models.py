@@ -26,17 +26,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.name}: {resolved.path}")
         return 0
     dirs = model_dirs(args.model_dir)
-    print(f"{'name':32s} {'status':9s} {'kind':16s} description")
+    w = max(len("name"), *(len(name) for name in MODELS))  # the column fits the longest name
+    print(f"{'name':{w}s}  {'status':8s}  {'kind':15s}  description")
     for spec in MODELS.values():
         found = find_registered(spec, dirs)
         status = "present" if found else ("fetch" if any(s.fetchable for s in spec.sources) else "absent")
-        print(f"{spec.name:32s} {status:9s} {(found.kind if found else spec.source.kind):16s} {spec.description}")
+        print(f"{spec.name:{w}s}  {status:8s}  {(found.kind if found else spec.source.kind):15s}  {spec.description}")
         first = next((s for s in spec.sources if found and found.path.name == s.filename), None)
         for i, src in enumerate(spec.sources, 1):
-            mark = "*" if src is first else " "
-            print(f"{'':32s} {mark}{i}. {describe(src)}")
+            print(f"{'':{w}s}  {'*' if src is first else ' '}{i}. {describe(src)}")
         if found:
-            print(f"{'':32s}    -> {found.path}")
+            print(f"{'':{w}s}     -> {found.path}")
     print("\nsearched: " + ", ".join(str(d) for d in dirs))
     print("status: present = file found (* marks its source); fetch = fetched on first use from its sources, "
           "in order; absent = place the file yourself")

@@ -71,9 +71,10 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
         dst = artifact_cache_path(resolved, digest, converter)
         if dst.exists() and not force:
             return dst, read_info(dst)
+        # Inspect first: a file that is not a (complete) TFLite SSD fails before any progress line.
+        num_classes = int(tflite.inspect_tflite(resolved.path, anchors).options.get("num_classes", 90)) + 1
         log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off, about 15 s)")
         t0 = time.monotonic()
-        num_classes = int(tflite.inspect_tflite(resolved.path, anchors).options.get("num_classes", 90)) + 1
         info = tflite.convert_tflite(
             resolved.path, dst, model_name=resolved.name, source_sha256=digest,
             labels=_labels_for(resolved, num_classes),

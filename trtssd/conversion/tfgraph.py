@@ -14,12 +14,12 @@ read from the graph when present.
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trtssd.conversion.quiet import quiet_native_stderr
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.conversion.tfstructure import (
     cut_point_report,
@@ -114,9 +114,9 @@ def load_frozen_graph(path: Path, member: str = "frozen_inference_graph.pb"):
 
 
 def import_tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        import tensorflow as tf
+        with quiet_native_stderr():
+            import tensorflow as tf
     except ImportError as exc:
         raise ConversionError(f"converting a TensorFlow model needs the 'convert' extra: pip install 'trtssd[convert]' ({exc})") from None
     return tf

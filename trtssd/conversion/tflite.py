@@ -9,7 +9,8 @@ and its flexbuffer options), so they are exactly what the model was exported wit
 
 from __future__ import annotations
 
-import os
+import functools
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from trtssd.conversion.artifact import (
     ArtifactInfo,
     save_artifact,
 )
+from trtssd.conversion.quiet import quiet_native_stderr
 from trtssd.conversion.surgery import dynamic_batch_reshapes
 from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
@@ -48,10 +50,10 @@ class TfliteSsdInfo:
 
 
 def _import_tflite_schema():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from tf2onnx.flexbuffers import read_flexbuffer
-        from tf2onnx.tflite.Model import Model
+        with quiet_native_stderr():  # tf2onnx imports TensorFlow
+            from tf2onnx.flexbuffers import read_flexbuffer
+            from tf2onnx.tflite.Model import Model
     except ImportError as exc:
         raise ConversionError(
             f"converting a TFLite model needs the 'convert' extra (tf2onnx, tensorflow-cpu, onnx-graphsurgeon): "
@@ -60,6 +62,26 @@ def _import_tflite_schema():
     return Model, read_flexbuffer
 
 
+def _reports_corrupt_file(fn):
+    """A flatbuffer read past the end of a truncated/corrupt file raises struct.error or
+    IndexError deep inside the reader: report it as one ModelFormatError naming the file."""
+
+    @functools.wraps(fn)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return fn(path, *args, **kwargs)
+        except (struct.error, IndexError, UnicodeDecodeError) as exc:
+            size = Path(path).stat().st_size
+            kind = "a read past the end" if isinstance(exc, struct.error) else type(exc).__name__
+            raise ModelFormatError(
+                f"{path}: expected a complete TFLite flatbuffer, found {size:,} bytes that do not parse "
+                f"({kind}: truncated or corrupt file?)"
+            ) from None
+
+    return wrapper
+
+
+@_reports_corrupt_file
 def inspect_tflite(path: Path, anchors: GridAnchorSpec | None = None) -> TfliteSsdInfo:
     """Parse the TFLite flatbuffer and locate the SSD postprocess op, its inputs and options; for
     a raw-output SSD (no postprocess op), its two outputs and the anchors ``anchors`` generates

@@ -12,7 +12,9 @@ draws and writes them.
   the same as with one worker. On a 2-core machine two single-threaded ONNX Runtime sessions run
   frames side by side, which uses the cores better than one session splitting each frame.
 * File sources (``keep_all``): the producers wait for room, so every frame is processed in order.
-* Live sources: the mailbox keeps only the newest result (stale ones are dropped).
+* Live sources: the mailbox keeps only the newest result (stale ones are dropped), so frame
+  numbers may skip; ``max_frames`` then counts the results the consumer delivered, so a run asked
+  for N frames writes N (file sources: the first N frames, each once).
 * The consumer never waits forever: ``startup_timeout`` for the first result (model conversion,
   engine load), ``frame_timeout`` between results; then :class:`PipelineStalled` names the stage the
   producer is stuck in.
@@ -245,7 +247,8 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
     frame_timeout = source_timeout + 5.0 if frame_timeout is None else frame_timeout
     mailbox = Mailbox(keep_all, capacity + workers - 1, producers=workers)
     reader = PrefetchSource(source, capacity + workers) if prefetch and not source.is_live else None
-    feed = FrameFeed(reader or source, source_timeout, max_frames)
+    # Live sources drop stale results, so the consumer counts max_frames on delivered results.
+    feed = FrameFeed(reader or source, source_timeout, max_frames if keep_all else None)
     producers: list[Producer] = []
     for i in range(workers):
         producers.append(Producer(feed, make_detector, mailbox, i, after=producers[0] if i else None))
@@ -258,6 +261,9 @@ def run_async(source: Source, make_detector: Callable[[], Detector], sinks: Sequ
         while True:
             if stop is not None and stop.is_set():
                 stopped_by = "signal"
+                break
+            if max_frames is not None and frames >= max_frames:
+                stopped_by = "max_frames"
                 break
             item = mailbox.get(0.1)
             if item is None:

@@ -85,25 +85,47 @@ class ImageFileSink(Sink):
 
 
 class JsonLinesSink(Sink):
-    """One JSON object per frame: ``{"frame": i, "detections": [{"xyxy", "score", "class_id", "label"}]}``."""
+    """One JSON object per frame: ``{"frame": i, "source": "a.jpg", "detections": [{"xyxy", "score",
+    "class_id", "label"}]}`` (``source`` only for image inputs).
+
+    The file is created at the first write, so a run that fails before its first frame (a bad
+    model, a silent camera, a signal during conversion) leaves no empty file behind and does not
+    truncate an existing one. Each line is written whole and flushed.
+    """
 
     wants_annotated = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"JSON output '{self.path}': expected a file path, found a directory")
         _ensure_parent(self.path)
-        self._f = open(self.path, "w", encoding="utf-8")
+        if not os.access(self.path.parent, os.W_OK):
+            raise InputError(f"JSON output '{self.path}': expected a writable directory, found {self.path.parent} read-only")
+        self._f = None
         self.lines_written = 0
 
     def write(self, frame: Frame, detections: Detections, annotated: np.ndarray | None) -> None:
-        line = json.dumps({"frame": frame.index, "detections": detections.to_records()}, separators=(",", ":"))
-        self._f.write(line + "\n")
-        self._f.flush()
+        record = {"frame": frame.index}
+        if frame.source is not None:
+            record["source"] = frame.source
+        record["detections"] = detections.to_records()
+        try:
+            if self._f is None:
+                self._f = open(self.path, "w", encoding="utf-8")
+            self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._f.flush()
+        except OSError as exc:
+            raise InputError(f"JSON output '{self.path}': expected to write line {self.lines_written + 1}, "
+                             f"found {exc.strerror or exc}") from None
         self.lines_written += 1
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        if self._f is not None and not self._f.closed:
+            try:
+                self._f.close()
+            except OSError:  # already reported by write()
+                pass
 
 
 def output_sink(path: str | Path, fps: float | None = None) -> Sink:

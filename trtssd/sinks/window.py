@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import cv2
 import numpy as np
 
@@ -13,9 +16,24 @@ from trtssd.sources.base import Frame
 KEY_ESC = 27
 
 
+def check_display() -> None:
+    """Raise InputError when no window can be opened: on Linux, no X11/Wayland display to connect
+    to (OpenCV's Qt/GTK backend would abort the process instead of raising). Qt's non-screen
+    platforms (``QT_QPA_PLATFORM=offscreen``/``minimal``) count as a display."""
+    if not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return
+    raise InputError("window: expected a display ($DISPLAY or $WAYLAND_DISPLAY), found none; "
+                     "add --headless with --output, --json and/or --mjpeg")
+
+
 class WindowSink(Sink):
     def __init__(self, title: str = "trtssd", width: int | None = None, height: int | None = None) -> None:
         self.title = title
+        check_display()
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error as exc:

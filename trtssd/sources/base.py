@@ -22,11 +22,14 @@ class Frame:
         image: BGR uint8 ``[H, W, 3]``.
         index: 0-based frame number within this source (counts delivered frames).
         timestamp: seconds; stream position for files, ``time.monotonic()`` at capture for live sources.
+        source: the image file this frame was read from (image sources, image lists), so results
+            can be joined back to their files; ``None`` for video and live sources.
     """
 
     image: np.ndarray
     index: int
     timestamp: float
+    source: str | None = None
 
 
 class Source(ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 
 from trtssd.errors import InputError
 from trtssd.sources.base import Frame, Source
+
+log = logging.getLogger(__name__)
 
 
 def _resize(image: np.ndarray, size_wh: tuple[int, int] | None) -> np.ndarray:
@@ -43,7 +46,7 @@ class ImageSource(Source):
     def read(self, timeout: float | None = None) -> Frame | None:
         if self._index > 0 and not self.repeat:
             return None
-        frame = Frame(self.image, self._index, time.monotonic() if self.repeat else 0.0)
+        frame = Frame(self.image, self._index, time.monotonic() if self.repeat else 0.0, str(self.path))
         self._index += 1
         return frame
 
@@ -65,6 +68,7 @@ class VideoFileSource(Source):
         self._index = 0
         self._fps = self._cap.get(cv2.CAP_PROP_FPS) or None
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        self._short_reported = False
 
     @property
     def fps(self) -> float | None:
@@ -81,11 +85,23 @@ class VideoFileSource(Source):
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, image = self._cap.read()
             if not ok:
+                self._report_short_file()
                 return None
         ts = self._index / self._fps if self._fps else float(self._index)
         frame = Frame(_resize(image, self.size_wh), self._index, ts)
         self._index += 1
         return frame
+
+    def _report_short_file(self) -> None:
+        """Warn (once) when the stream ends well before the frame count its header declares: a
+        truncated or damaged file. The frames decoded so far were delivered and stay valid."""
+        declared, decoded = self.frame_count, self._index
+        if self._short_reported or not declared or self.looping:
+            return
+        self._short_reported = True
+        if decoded + max(2, declared // 100) <= declared:  # headers of some containers estimate
+            log.warning("video '%s': expected %d frames (its header), decoded %d; the file is truncated or "
+                        "damaged, results cover the %d decoded frames", self.path, declared, decoded, decoded)
 
     def close(self) -> None:
         if self._cap is not None:
@@ -129,6 +145,6 @@ class ImageFolderSource(Source):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise InputError(f"image '{path}': expected a readable image, found undecodable data")
-        frame = Frame(_resize(image, self.size_wh), self._index, float(self._index))
+        frame = Frame(_resize(image, self.size_wh), self._index, float(self._index), str(path))
         self._index += 1
         return frame
