@@ -214,7 +214,12 @@ def test_engine_ready_onnx_gives_the_same_detections(real_export, shared_dir, tm
      "Postprocessor/Reshape:0", None),  # TF.js folded the anchors and the coder's divisors
 ])
 def test_cut_points_found_from_structure(real_export, name, image, anchors, coder):
-    from trtssd.conversion.tfgraph import evaluate_anchors_and_coder, find_ssd_graph, load_frozen_graph, spec_anchors
+    from trtssd.conversion.tfgraph import (
+        evaluate_anchors_and_coder,
+        find_ssd_graph,
+        load_frozen_graph,
+        spec_anchors,
+    )
     from trtssd.conversion.tfjs import load_tfjs_graph
     from trtssd.models.zoo import get_spec
 

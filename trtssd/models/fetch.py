@@ -88,7 +88,7 @@ def _read_member(package: Path, member: str) -> bytes:
 def packed_entry(data: bytes, loader_js: str, entry: str) -> bytes:
     """One file of an Emscripten ``--preload-file`` data package: the loader script lists
     ``{"filename": ..., "start": ..., "end": ...}`` for each file of the ``.data`` blob."""
-    m = re.search(r'"files"\s*:\s*(\[.*?\])', loader_js, flags=re.S)
+    m = re.search(r'"files"\s*:\s*(\[.*?\])', loader_js, flags=re.DOTALL)
     if not m:
         raise ModelFormatError("packed assets loader: expected a \"files\" list, found none")
     files = {f["filename"]: f for f in json.loads(m.group(1))}
