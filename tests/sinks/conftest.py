@@ -5,36 +5,34 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 
-def _free_display() -> int:
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number in :90..:199")
-
-
 @pytest.fixture
 def xvfb():
-    """``DISPLAY`` value of a fresh Xvfb (1024x768x24), stopped after the test."""
+    """``DISPLAY`` value of a fresh Xvfb (1024x768x24), stopped after the test.
+
+    Xvfb picks a free display number itself (``-displayfd``: it takes the lock atomically, so
+    concurrent test runs never share a screen) and writes it to the pipe once it accepts
+    connections: reading that line is the readiness signal, no polling.
+    """
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb not installed (make setup)")
-    n = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):  # up to 10 s
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        if proc.poll() is not None:
-            pytest.fail(f"Xvfb :{n} exited with {proc.returncode}")
-        time.sleep(0.1)
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()  # returns at readiness, or "" when Xvfb exits
+    if not number.isdigit():
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"Xvfb did not start (exit code {proc.returncode})")
     try:
-        yield f":{n}"
+        yield f":{number}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
