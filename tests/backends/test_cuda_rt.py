@@ -48,3 +48,13 @@ def test_pinned_async_roundtrip(cuda_rt, shape, dtype):
 def test_cuda_error_becomes_backend_error(cuda_rt):
     with pytest.raises(BackendError, match="cudaMalloc: expected cudaSuccess, found cudaErrorMemoryAllocation"):
         cuda_rt.malloc(1 << 52)
+
+
+@pytest.mark.gpu
+def test_compute_capability_matches_torch(cuda_rt):
+    """The compute capability that picks the NMS candidate limit and replaces platform_has_fast_*."""
+    cc = cuda_rt.compute_capability()
+    assert isinstance(cc, tuple) and len(cc) == 2 and all(isinstance(v, int) for v in cc) and cc >= (5, 0)
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        assert cc == torch.cuda.get_device_capability(0)

@@ -62,13 +62,14 @@ def test_clear_error_without_tensorrt(no_tensorrt, make):
     assert "pip install" in msg and "JetPack" in msg
 
 
-@pytest.mark.parametrize("version,ok", [("8.6.1", False), ("9.3.0.1", False), ("10.0.1.6", True), ("10.13.0.35", True)])
+@pytest.mark.parametrize("version,ok", [("8.6.1", False), ("9.3.0.1", False), ("10.0.1.6", False), ("10.3.0.26", True),
+                                        ("10.13.0.35", True), ("11.4.0.9", True)])
 def test_version_gate(monkeypatch, version, ok):
     module = _fake_tensorrt(monkeypatch, version)
     if ok:
         assert trt_backend.import_tensorrt() is module
     else:
-        with pytest.raises(BackendError, match=f"TensorRT: expected version >= 10.0, found {version}"):
+        with pytest.raises(BackendError, match=f"TensorRT: expected version >= 10.3, found {version}"):
             trt_backend.import_tensorrt()
 
 

@@ -14,7 +14,7 @@ from trtssd.errors import BackendError
 from trtssd.postprocess.nms import NmsParams
 
 KEY = te.EngineKey(onnx_sha256="ab" * 32, precision="fp16", max_batch=4, trt_version="10.13.0.35",
-                   gpu_name="NVIDIA GeForce RTX 3060", dla_core=None, calib_digest=None)
+                   gpu_name="NVIDIA GeForce RTX 3060", dla_core=None)
 
 
 @pytest.fixture(autouse=True)
@@ -45,19 +45,21 @@ def test_build_options_accepts(kwargs):
     assert te.BuildOptions(**kwargs).precision in te.PRECISIONS
 
 
-@pytest.mark.parametrize("precision,fp16,int8,error", [
-    ("fp32", False, False, None),
-    ("fp16", True, False, None),
-    ("fp16", False, True, "precision fp16: expected a GPU with fast FP16"),
-    ("int8", True, True, None),
-    ("int8", True, False, "precision int8: expected a GPU with fast INT8"),
+@pytest.mark.parametrize("precision,cc,error", [
+    ("fp32", (5, 0), None),
+    ("fp16", (5, 3), None),
+    ("fp16", (5, 2), "precision fp16: expected a GPU of compute capability >= 5.3, found GTX 980 (5.2); use --precision fp32"),
+    ("int8", (6, 1), None),
+    ("int8", (6, 0), "precision int8: expected a GPU of compute capability >= 6.1, found GTX 980 (6.0); use --precision fp16 or fp32"),
+    ("int8", None, None),  # unknown: TensorRT decides
 ])
-def test_validate_precision(precision, fp16, int8, error):
+def test_check_precision(precision, cc, error):
     if error is None:
-        te.validate_precision(precision, fp16, int8)
+        te.check_precision(precision, cc)
     else:
-        with pytest.raises(BackendError, match=error):
-            te.validate_precision(precision, fp16, int8, "GTX 1050")
+        with pytest.raises(BackendError) as exc:
+            te.check_precision(precision, cc, "GTX 980")
+        assert str(exc.value) == error
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -70,7 +72,7 @@ def test_parse_version(text, expected):
 
 @pytest.mark.parametrize("field,value", [
     ("onnx_sha256", "cd" * 32), ("precision", "int8"), ("max_batch", 1), ("trt_version", "10.14.1"),
-    ("gpu_name", "Orin"), ("dla_core", 0), ("calib_digest", "0123456789abcdef"),
+    ("gpu_name", "Orin"), ("dla_core", 0),
 ])
 def test_engine_key_changes_with_every_field(field, value):
     other = replace(KEY, **{field: value})

@@ -18,10 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 @pytest.mark.skipif(is_available(), reason="TensorRT is installed here")
-def test_build_engine_script_without_tensorrt(quant_artifact, isolated_cache, tmp_path):
+@pytest.mark.parametrize("precision", [None, "fp32", "int8"])
+def test_build_engine_script_without_tensorrt(quant_artifact, isolated_cache, shared_dir, tmp_path, precision):
     cache = isolated_cache  # the session's converted artifact is reused
     env = {**os.environ, "TRTSSD_CACHE_DIR": str(cache)}
-    proc = subprocess.run([sys.executable, str(REPO / "ssd" / "build_engine.py"), "ssd_mobilenet_v1_coco_quant"],
+    flags = ["--model_dir", str(shared_dir / "models")] + (["--precision", precision] if precision else [])
+    proc = subprocess.run([sys.executable, str(REPO / "ssd" / "build_engine.py"), "ssd_mobilenet_v1_coco_quant", *flags],
                           cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("engine-ready ONNX: ")]
@@ -29,6 +31,9 @@ def test_build_engine_script_without_tensorrt(quant_artifact, isolated_cache, tm
     onnx_path = Path(lines[0].split(": ", 1)[1])
     assert onnx_path.is_file() and str(onnx_path).startswith(str(cache))
     onnx.checker.check_model(onnx.load(str(onnx_path)), full_check=True)
+    from trtssd.conversion.engine_onnx import read_precision
+
+    assert read_precision(onnx_path) == (precision or "fp16")  # fp16 is the default
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("trtssd: error:")]
     assert proc.stderr.strip().splitlines()[-1] == errors[0]  # the one error line ends the output
     assert len(errors) == 1 and "TensorRT is not installed" in errors[0] and "pip install" in errors[0]
@@ -66,3 +71,18 @@ def test_build_rejects_unknown_precision(capsys):
         main(["build", "m", "--precision", "int4"])
     assert exc.value.code == 2
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+def test_build_int8_of_a_float_model_needs_calib_dir(tmp_path, monkeypatch, capsys):
+    """A float model has no quantization of its own: int8 without --calib_dir is one clear error."""
+    monkeypatch.setenv("TRTSSD_CACHE_DIR", str(tmp_path / "cache"))
+    sys.path.insert(0, str(REPO / "tests" / "backends"))
+    from test_trt_builder import _tiny_artifact
+
+    _tiny_artifact(tmp_path / "tiny.onnx")
+    assert main(["build", str(tmp_path / "tiny.onnx"), "--precision", "int8"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err == ("trtssd: error: precision int8: model 'tiny' has no quantization of its own; expected --calib_dir "
+                   "with calibration images (post-training quantization), found none")
+    assert "engine-ready ONNX" not in captured.out

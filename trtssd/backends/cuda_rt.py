@@ -52,6 +52,14 @@ def device_name(device: int | None = None) -> str:
     return (name.split(b"\0", 1)[0].decode() if isinstance(name, bytes) else str(name)).strip()
 
 
+def compute_capability(device: int | None = None) -> tuple[int, int]:
+    """``(major, minor)`` compute capability of the current (or given) CUDA device, e.g. (8, 7) for Orin."""
+    cudart = _cudart()
+    dev = check(cudart.cudaGetDevice(), "cudaGetDevice") if device is None else device
+    prop = check(cudart.cudaGetDeviceProperties(dev), "cudaGetDeviceProperties")
+    return int(prop.major), int(prop.minor)
+
+
 def malloc(nbytes: int) -> int:
     return int(check(_cudart().cudaMalloc(max(int(nbytes), 1)), "cudaMalloc"))
 

@@ -20,15 +20,15 @@ from trtssd.backends.final import DEFAULT_MIN_SCORE, FinalDetectionsBackend, Fin
 from trtssd.backends.trt_engine import (BuildOptions, check_compatible, ensure_engine, parse_version, read_sidecar,
                                     read_sidecar_nms)
 from trtssd.conversion.artifact import INPUT_NAME, ArtifactInfo
-from trtssd.conversion.engine_onnx import OUTPUT_NAMES, ensure_engine_onnx
+from trtssd.conversion.engine_onnx import DEFAULT_CANDIDATES, OUTPUT_NAMES, ensure_engine_onnx, nms_candidates
 from trtssd.errors import BackendError
 from trtssd.postprocess.nms import NmsParams
 
-MIN_TRT_VERSION = (10, 0)
+MIN_TRT_VERSION = (10, 3)  # JetPack 6.1/6.2's TensorRT; strongly typed networks, ONNX NonMaxSuppression -> INMSLayer
 INSTALL_HINT = (
-    "TensorRT is not installed: expected the Python module 'tensorrt' (>= 10); on x86-64 run "
+    "TensorRT is not installed: expected the Python module 'tensorrt' (>= 10.3); on x86-64 run "
     "\"pip install 'trtssd[tensorrt]'\" (tensorrt + cuda-python, needs an NVIDIA driver); on Jetson it comes with "
-    "JetPack 6 (python3-libnvinfer) plus 'pip install cuda-python'"
+    "JetPack 6.1+ (sudo apt install python3-libnvinfer) plus 'pip install cuda-python'"
 )
 
 
@@ -48,8 +48,19 @@ def is_available() -> bool:
     return True
 
 
+def default_candidates() -> int:
+    """NMS candidates per image for this machine's GPU (:func:`nms_candidates`); the TensorRT >= 10
+    default where no CUDA device can be queried."""
+    try:
+        from trtssd.backends import cuda_rt
+
+        return nms_candidates(cuda_rt.compute_capability())
+    except Exception:  # no cuda-python, driver or device
+        return DEFAULT_CANDIDATES
+
+
 def import_tensorrt():
-    """The ``tensorrt`` module (>= 10), or BackendError with installation instructions."""
+    """The ``tensorrt`` module (>= 10.3), or BackendError with installation instructions."""
     try:
         import tensorrt as trt
     except Exception:
@@ -61,8 +72,9 @@ def import_tensorrt():
 
 
 class TensorRTBackend(FinalDetectionsBackend):
-    """Options: ``precision`` fp32|fp16|int8, ``max_batch``, ``workspace_mib``, ``dla_core``,
-    ``calib_dir`` (int8), ``engine`` (a prebuilt engine file instead of the cache), ``nms`` /
+    """Options: ``precision`` fp32|fp16|int8 (see :mod:`trtssd.conversion.precision`),
+    ``max_batch``, ``workspace_mib``, ``dla_core``, ``calib_dir`` (int8 by post-training
+    quantization; quantized models need none), ``engine`` (a prebuilt engine file instead of the cache), ``nms`` /
     ``min_score`` (see :mod:`trtssd.backends.final`)."""
 
     name = "tensorrt"
@@ -93,7 +105,10 @@ class TensorRTBackend(FinalDetectionsBackend):
             path = self._engine_file
             check_compatible(path, read_sidecar(path), trt.__version__, cuda.device_name())
         else:
-            onnx_path = ensure_engine_onnx(self.artifact_path, baked, self.info)
+            opts = self.options
+            onnx_path = ensure_engine_onnx(self.artifact_path, baked, self.info, precision=opts.precision,
+                                           calib=opts.calibration(self.info.input_size),
+                                           candidates=nms_candidates(cuda.compute_capability()), log=self._log)
             path = ensure_engine(trt, onnx_path, INPUT_NAME, self.info.input_size, self.options, log=self._log)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         engine = runtime.deserialize_cuda_engine(path.read_bytes())

@@ -1,13 +1,22 @@
 """TensorRT engine building and the engine cache.
 
+Strongly typed on every supported TensorRT (10.3 and later, 11.x): the network is created with
+``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` (TensorRT 10; deprecated and ignored in 11, where
+every network is strongly typed), so each tensor's type comes from the engine-ready ONNX of the
+requested precision (:mod:`trtssd.conversion.precision`). None of the weak-typing API that
+TensorRT 11 removed is used: no ``BuilderFlag.FP16``/``INT8``/``BF16``, no precision-constraint
+flags, no INT8 calibrator or calibration profile, no ``platform_has_fast_*``.
+
 Pure Python (unit-tested without TensorRT): :class:`BuildOptions` validation,
-:func:`validate_precision`, :class:`EngineKey` / cache paths / JSON sidecars, compatibility checks.
-TensorRT-touching (needs libnvinfer, not executed in this project's CI): :func:`build_serialized`
-and :func:`ensure_engine`, written against the TensorRT >= 10 Python API.
+:func:`check_precision`, :class:`EngineKey` / cache paths / JSON sidecars, compatibility checks.
+TensorRT-touching (needs libnvinfer): :func:`build_serialized` and :func:`ensure_engine`, tested
+against fake ``tensorrt`` modules with the 10.3 and 11.x Python API surface
+(``tests/backends/fake_tensorrt.py``), never against libnvinfer in this project.
 
 Engines are cached under ``cache_dir()/engines/`` keyed by the engine-ready ONNX sha256 (which
-covers the model and the baked NMS settings), precision, max batch, TensorRT version, GPU name,
-DLA core and calibration data; each ``.engine`` has a ``.json`` sidecar with its key.
+covers the model, the precision variant of its network and the baked NMS settings), precision,
+max batch, TensorRT version, GPU name and DLA core; each ``.engine`` has a ``.json`` sidecar with
+its key.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from trtssd.models.resolve import cache_dir, sha256_file
 from trtssd.postprocess.nms import NmsParams
 
 PRECISIONS = ("fp32", "fp16", "int8")
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2
+MIN_COMPUTE = {"fp16": (5, 3), "int8": (6, 1)}  # fast FP16 / INT8 (dp4a) from these compute capabilities
 
 Log = Callable[[str], None]
 
@@ -41,11 +51,13 @@ class BuildOptions:
     """How to build an engine.
 
     Attributes:
-        precision: ``fp32`` | ``fp16`` | ``int8`` (int8 also enables fp16 where supported).
+        precision: ``fp32`` | ``fp16`` | ``int8``: which engine-ready ONNX is built (the precision
+            is in the graph's tensor types; the builder sets no precision flag).
         max_batch: largest batch of the optimization profile (min 1, opt = max).
         workspace_mib: builder workspace memory pool limit, MiB.
         dla_core: DLA core index (Jetson Xavier/Orin), with GPU fallback; None: GPU only.
-        calib_dir: folder of calibration images (int8).
+        calib_dir: folder of calibration images: int8 by post-training quantization of the
+            float network (needed for float models; quantized models use their own Q/DQ).
         calib_batch: calibration batch size; calib_max_images: images used at most.
     """
 
@@ -74,13 +86,25 @@ class BuildOptions:
         if self.calib_batch < 1 or self.calib_max_images < 1:
             raise ValueError(f"calibration: expected batch and max images >= 1, found {self.calib_batch}, {self.calib_max_images}")
 
+    def calibration(self, input_hw: tuple[int, int]):
+        """The :class:`~trtssd.conversion.calibration.CalibrationData` of ``calib_dir`` (None without)."""
+        if self.calib_dir is None:
+            return None
+        from trtssd.conversion.calibration import CalibrationData
 
-def validate_precision(precision: str, has_fast_fp16: bool, has_fast_int8: bool, gpu_name: str = "this GPU") -> None:
-    """Raise BackendError when the GPU lacks fast support for ``precision``."""
-    if precision == "fp16" and not has_fast_fp16:
-        raise BackendError(f"precision fp16: expected a GPU with fast FP16, found {gpu_name} without it; use --precision fp32")
-    if precision == "int8" and not has_fast_int8:
-        raise BackendError(f"precision int8: expected a GPU with fast INT8, found {gpu_name} without it; use --precision fp16 or fp32")
+        return CalibrationData(self.calib_dir, input_hw, self.calib_batch, self.calib_max_images)
+
+
+def check_precision(precision: str, compute_capability: tuple[int, int] | None, gpu_name: str = "this GPU") -> None:
+    """Raise BackendError when a GPU of ``compute_capability`` lacks fast ``precision`` (None: unknown, no check).
+    Replaces TensorRT 10's ``platform_has_fast_fp16/_int8``, removed in TensorRT 11."""
+    need = MIN_COMPUTE.get(precision)
+    if need is None or compute_capability is None or tuple(compute_capability) >= need:
+        return
+    cc = ".".join(map(str, compute_capability))
+    fallback = "fp32" if precision == "fp16" else "fp16 or fp32"
+    raise BackendError(f"precision {precision}: expected a GPU of compute capability >= {need[0]}.{need[1]}, "
+                       f"found {gpu_name} ({cc}); use --precision {fallback}")
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -108,7 +132,6 @@ class EngineKey:
     trt_version: str
     gpu_name: str
     dla_core: int | None = None
-    calib_digest: str | None = None
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -199,36 +222,31 @@ class Heartbeat:
         self._thread.join()
 
 
-# ---- TensorRT-touching code (TensorRT >= 10 Python API) -------------------------------------
+# ---- TensorRT-touching code (TensorRT >= 10.3 Python API) ------------------------------------
+
+def network_flags(trt) -> int:
+    """``create_network`` flags: STRONGLY_TYPED (TensorRT 10.x; still accepted, ignored, by 11.x)."""
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    return 0 if flag is None else 1 << int(flag)
+
 
 def build_serialized(trt, onnx_path: Path, input_name: str, input_hw: tuple[int, int], opts: BuildOptions,
-                     calibrator=None, timing_cache: Path | None = None, log: Log = _stderr) -> bytes:
-    """Parse ``onnx_path`` and build a serialized engine (explicit batch, one optimization profile
-    ``[1..max_batch, H, W, 3]``)."""
+                     timing_cache: Path | None = None, log: Log = _stderr) -> bytes:
+    """Parse ``onnx_path`` into a strongly typed network and build a serialized engine (one
+    optimization profile ``[1..max_batch, H, W, 3]``, opt = max)."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    network = builder.create_network(network_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise BackendError(f"TensorRT ONNX parser: expected a parsable network, found errors: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, opts.workspace_mib << 20)
-    validate_precision(opts.precision, getattr(builder, "platform_has_fast_fp16", True),
-                       getattr(builder, "platform_has_fast_int8", True))
-    if opts.precision in ("fp16", "int8") and getattr(builder, "platform_has_fast_fp16", True):
-        config.set_flag(trt.BuilderFlag.FP16)
     h, w = input_hw
     profile = builder.create_optimization_profile()
     profile.set_shape(input_name, (1, h, w, 3), (opts.max_batch, h, w, 3), (opts.max_batch, h, w, 3))
     config.add_optimization_profile(profile)
-    if opts.precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
-        calib_profile = builder.create_optimization_profile()
-        b = calibrator.get_batch_size() if calibrator is not None else 1
-        calib_profile.set_shape(input_name, (b, h, w, 3), (b, h, w, 3), (b, h, w, 3))
-        config.set_calibration_profile(calib_profile)
     if opts.dla_core is not None:
         if opts.dla_core >= builder.num_DLA_cores:
             raise BackendError(f"DLA core: expected < {builder.num_DLA_cores} (cores on this device), found {opts.dla_core}")
@@ -243,45 +261,34 @@ def build_serialized(trt, onnx_path: Path, input_name: str, input_hw: tuple[int,
     if serialized is None:
         raise BackendError("TensorRT build: expected a serialized engine, found none (see the TensorRT log above)")
     if timing_cache is not None:
-        timing_cache.parent.mkdir(parents=True, exist_ok=True)
-        timing_cache.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+        write_bytes_atomic(timing_cache, bytes(memoryview(config.get_timing_cache().serialize())))
     return bytes(memoryview(serialized))
 
 
 def ensure_engine(trt, onnx_path: Path, input_name: str, input_hw: tuple[int, int], opts: BuildOptions, *,
                   force: bool = False, log: Log = _stderr) -> Path:
-    """Return the cached engine for ``onnx_path`` + ``opts`` on this GPU/TensorRT, building it if needed."""
+    """Return the cached engine for the engine-ready ONNX ``onnx_path`` (already in
+    ``opts.precision``) on this GPU/TensorRT, building it if needed."""
     from trtssd.backends import cuda_rt
-    from trtssd.backends.calibrator import CalibrationCache, CalibrationData, make_entropy_calibrator
-    from trtssd.conversion.engine_onnx import read_nms
+    from trtssd.conversion.engine_onnx import read_nms, read_precision
 
-    onnx_sha = sha256_file(Path(onnx_path))
+    onnx_path = Path(onnx_path)
+    found = read_precision(onnx_path)
+    if found != opts.precision:
+        raise InputError(f"{onnx_path.name}: expected an engine-ready ONNX in {opts.precision}, found one in {found}")
     gpu = cuda_rt.device_name()
-    data = None
-    if opts.precision == "int8" and opts.calib_dir is not None:
-        data = CalibrationData(opts.calib_dir, input_hw, opts.calib_batch, opts.calib_max_images)
-    key = EngineKey(onnx_sha, opts.precision, opts.max_batch, trt.__version__, gpu, opts.dla_core,
-                    data.digest() if data is not None else None)
-    stem = Path(onnx_path).stem
+    check_precision(opts.precision, cuda_rt.compute_capability(), gpu)
+    key = EngineKey(sha256_file(onnx_path), opts.precision, opts.max_batch, trt.__version__, gpu, opts.dla_core)
+    stem = onnx_path.stem
     cached = find_cached(key, stem)
     if cached is not None and not force:
         return cached
-    calibrator = None
-    if opts.precision == "int8":
-        cache = CalibrationCache(engines_dir() / f"calib-{onnx_sha[:16]}-{key.calib_digest or 'none'}.cache")
-        if data is None and cache.read() is None:
-            raise InputError("precision int8: expected --calib_dir with calibration images (or an existing calibration cache), found neither")
-        calibrator = make_entropy_calibrator(trt, data, cache, input_name)
     dst = engine_path(key, stem)
     log(f"trtssd: building TensorRT engine -> {dst}")
     t0 = time.monotonic()
-    try:
-        blob = build_serialized(trt, onnx_path, input_name, input_hw, opts, calibrator,
-                                timing_cache_path(trt.__version__, gpu), log)
-    finally:
-        if calibrator is not None:
-            calibrator.free()
+    blob = build_serialized(trt, onnx_path, input_name, input_hw, opts, timing_cache_path(trt.__version__, gpu), log)
     write_bytes_atomic(dst, blob)
-    write_sidecar(dst, key, nms=asdict(read_nms(Path(onnx_path))), onnx=str(onnx_path), workspace_mib=opts.workspace_mib, build_s=round(time.monotonic() - t0, 1))
+    write_sidecar(dst, key, nms=asdict(read_nms(onnx_path)), onnx=str(onnx_path), workspace_mib=opts.workspace_mib,
+                  build_s=round(time.monotonic() - t0, 1))
     log(f"trtssd: engine built in {time.monotonic() - t0:.0f} s")
     return dst

@@ -23,10 +23,13 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     """Flags shared by ``trtssd build`` and ``ssd/build_engine.py``."""
     p.add_argument("model", help="registered model name or path to a .tflite / trtssd .onnx file")
     p.add_argument("--model_dir", default=None, help="extra directory searched for model files")
-    p.add_argument("--precision", default="fp16", choices=PRECISIONS, help="engine precision (default: fp16)")
+    p.add_argument("--precision", default="fp16", choices=PRECISIONS,
+                   help="network precision, written into the ONNX graph (default: fp16); int8 uses a quantized model's "
+                        "own quantization, or post-training quantization with --calib_dir")
     p.add_argument("--max_batch", type=int, default=1, help="largest batch of the optimization profile (default: 1)")
     p.add_argument("--workspace", type=int, default=1024, help="builder workspace limit in MiB (default: 1024)")
-    p.add_argument("--calib_dir", default=None, help="folder of calibration images (required for int8 without a calibration cache)")
+    p.add_argument("--calib_dir", default=None,
+                   help="int8: calibration images for post-training quantization (required for float models)")
     p.add_argument("--calib_images", type=int, default=512, help="use at most this many calibration images (default: 512)")
     p.add_argument("--calib_batch", type=int, default=8, help="calibration batch size (default: 8)")
     p.add_argument("--dla", type=int, default=None, metavar="N", help="build for DLA core N with GPU fallback (Jetson; fp16/int8)")
@@ -69,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
         max_total=base.max_total if args.max_det is None else args.max_det,
         class_agnostic=args.class_agnostic,
     ), min_score=args.conf_th)
-    onnx_path = ensure_engine_onnx(artifact, nms, info, force=args.force)
+    from trtssd.backends.tensorrt import default_candidates
+
+    onnx_path = ensure_engine_onnx(artifact, nms, info, precision=opts.precision, calib=opts.calibration(info.input_size),
+                                   candidates=default_candidates(), model=args.model, model_dir=args.model_dir,
+                                   force=args.force, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"engine-ready ONNX: {_copy(onnx_path, args.output) if args.onnx_only else onnx_path}", flush=True)
     if args.onnx_only:
         return 0

@@ -5,7 +5,11 @@ only (TensorRT maps NonMaxSuppression to INMSLayer; no plugins):
 
 1. decode ``box_encodings`` against the anchors (a constant) with the box coder, clip to [0, 1];
 2. apply the model's score activation, drop the background column;
-3. ``NonMaxSuppression`` (``center_point_box=0``, yxyx boxes) per class, or once over each
+3. keep at most ``candidates`` (class, anchor) scores per image, the highest (TopK + scatter):
+   TensorRT's INMSLayer considers only the K best boxes per image (K = 2000 on SM 5.3 / 6.2,
+   5000 elsewhere; NvInfer.h, ``INMSLayer``) and ITopKLayer takes K <= 3840, so the graph makes
+   that selection itself and every runtime sees the same candidates;
+   ``NonMaxSuppression`` (``center_point_box=0``, yxyx boxes) per class, or once over each
    anchor's best class (``class_agnostic``), keeping scores ``> score_threshold`` and
    suppressing IoU ``> iou_threshold`` — the semantics of :mod:`trtssd.postprocess.nms`;
 4. scatter the kept scores into a dense ``[N, C-1, A]`` map (-1 elsewhere) and ``TopK`` the best
@@ -17,7 +21,9 @@ Outputs (dynamic batch ``N``, ``K = max_total``), padded with zeros after ``num_
     ``detection_boxes`` float32 ``[N, K, 4]`` normalised (x1, y1, x2, y2) in [0, 1];
     ``detection_scores`` float32 ``[N, K]`` activated scores, descending;
     ``detection_classes`` int32 ``[N, K]`` class ids (1..C-1; 0 in padding).
-The NMS settings are baked in and stored in metadata key ``trtssd_nms``.
+The NMS settings are baked in and stored in metadata key ``trtssd_nms``; the network precision
+(:mod:`trtssd.conversion.precision`) in ``trtssd_precision``. Decoding, activation and NMS are
+float32 in every precision.
 """
 
 from __future__ import annotations
@@ -34,8 +40,12 @@ from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.resolve import cache_dir
 from trtssd.postprocess.nms import NmsParams
 
-ENGINE_ONNX_VERSION = "e2"
+ENGINE_ONNX_VERSION = "e3"
 NMS_METADATA_KEY = "trtssd_nms"
+PRECISION_METADATA_KEY = "trtssd_precision"
+TOPK_MAX_K = 3840  # ITopKLayer: "Currently only values of K up to 3840 are supported" (NvInfer.h, 10.3 and 11.x)
+NMS_TOPK_LIMIT = 5000  # INMSLayer TopK box limit; 2000 on SM 5.3 and 6.2 (Jetson Nano, TX2)
+NMS_TOPK_LIMIT_SM53_62 = 2000
 NUM_NAME = "num_detections"
 DET_BOXES_NAME = "detection_boxes"
 DET_SCORES_NAME = "detection_scores"
@@ -43,6 +53,16 @@ DET_CLASSES_NAME = "detection_classes"
 OUTPUT_NAMES = (NUM_NAME, DET_BOXES_NAME, DET_SCORES_NAME, DET_CLASSES_NAME)
 MIN_OPSET = 13
 _FILL = -1.0  # dense-map value of anchors/classes not kept by NMS (kept scores are > threshold >= 0)
+
+
+def nms_candidates(compute_capability: tuple[int, int] | None = None) -> int:
+    """Candidates per image the graph keeps before NMS on a GPU of ``compute_capability``
+    (None: any TensorRT >= 10 GPU): within INMSLayer's TopK box limit and ITopKLayer's K limit."""
+    limit = NMS_TOPK_LIMIT_SM53_62 if tuple(compute_capability or ()) in ((5, 3), (6, 2)) else NMS_TOPK_LIMIT
+    return min(limit, TOPK_MAX_K)
+
+
+DEFAULT_CANDIDATES = nms_candidates()
 
 
 def nms_key(nms: NmsParams) -> str:
@@ -67,9 +87,9 @@ def _const(name: str, value) -> "onnx.TensorProto":
     return numpy_helper.from_array(np.asarray(value), name)
 
 
-def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
-    """Append decoding + activation + NMS + top-K to an artifact ``onnx.ModelProto`` (in place)
-    and return it with outputs :data:`OUTPUT_NAMES`."""
+def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams, candidates: int = DEFAULT_CANDIDATES):
+    """Append decoding + activation + candidate selection + NMS + top-K to an artifact
+    ``onnx.ModelProto`` (in place) and return it with outputs :data:`OUTPUT_NAMES`."""
     from onnx import TensorProto, helper
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -83,7 +103,12 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
     a = info.anchors_cyxhw.astype(np.float32)
     num_anchors, num_fg = info.num_anchors, info.num_classes - 1
     coder = info.box_coder
-    top_k = min(nms.max_total, num_anchors * (1 if nms.class_agnostic else num_fg))
+    num_scores = num_anchors * (1 if nms.class_agnostic else num_fg)
+    top_k = min(nms.max_total, num_scores)
+    if not 1 <= candidates <= TOPK_MAX_K:
+        raise ConversionError(f"engine ONNX: expected 1 <= NMS candidates <= {TOPK_MAX_K}, found {candidates}")
+    if top_k > TOPK_MAX_K:
+        raise ConversionError(f"engine ONNX: expected max detections <= {TOPK_MAX_K} (TensorRT TopK limit), found {top_k}")
     p = "trtssd_pp/"  # name prefix of everything appended
     inits = {
         "ya": a[:, 0:1], "xa": a[:, 1:2], "ha": a[:, 2:3], "wa": a[:, 3:4],
@@ -93,7 +118,7 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         "half_fill": np.float32(_FILL / 2),
         "max_per_class": np.array([nms.max_total if nms.class_agnostic else nms.max_per_class], np.int64),
         "iou": np.array([nms.iou_threshold], np.float32), "score_th": np.array([nms.score_threshold], np.float32),
-        "k": np.array([top_k], np.int64), "ax1": np.array([1], np.int64), "ax_last": np.array([-1], np.int64),
+        "k": np.array([top_k], np.int64), "k_cand": np.array([min(candidates, num_scores)], np.int64), "ax1": np.array([1], np.int64), "ax_last": np.array([-1], np.int64),
         "na": np.int64(num_anchors), "one_i": np.int64(1), "zero_i": np.int64(0),
         "flat": np.array([0, -1], np.int64), "sl_start": np.array([1], np.int64),
         "sl_end": np.array([info.num_classes], np.int64), "sl_axis": np.array([2], np.int64),
@@ -138,6 +163,13 @@ def build_engine_graph(model, info: ArtifactInfo, nms: NmsParams):
         per_class = node("Transpose", [best_score], perm=[0, 2, 1])[0]  # [N, 1, A]
     else:
         per_class = node("Transpose", [fg], perm=[0, 2, 1])[0]  # [N, C', A]
+    if num_scores > candidates:  # keep the best `candidates` scores per image, -1 elsewhere
+        flat_all = node("Reshape", [per_class, "flat"])[0]
+        cand_s, cand_i = node("TopK", [flat_all, "k_cand"], [p + "cand_s", p + "cand_i"], axis=1, largest=1, sorted=1)
+        empty = node("ConstantOfShape", [node("Shape", [flat_all])[0]],
+                     value=helper.make_tensor("v", TensorProto.FLOAT, [1], [_FILL]))[0]
+        kept_flat = node("ScatterElements", [empty, cand_i, cand_s], axis=1)[0]
+        per_class = node("Reshape", [kept_flat, node("Shape", [per_class])[0]])[0]
     sel = node("NonMaxSuppression", [boxes_yxyx, per_class, "max_per_class", "iou", "score_th"], center_point_box=0)[0]
 
     # 4. dense map of kept scores -> top-K. TopK breaks ties by lower flat index, i.e. by class id
@@ -192,37 +224,71 @@ def _dynamic_batch(model) -> None:
     raise ModelFormatError(f"engine ONNX: expected an input named '{INPUT_NAME}', found none")
 
 
-def write_engine_onnx(artifact_path: Path, dst: Path, nms: NmsParams, info: ArtifactInfo | None = None) -> Path:
-    """Build the engine-ready ONNX of ``artifact_path`` at ``dst`` (checked with the full ONNX checker)."""
+def write_engine_onnx(artifact_path: Path, dst: Path, nms: NmsParams, info: ArtifactInfo | None = None, *,
+                      network=None, precision: str = "fp32", candidates: int = DEFAULT_CANDIDATES) -> Path:
+    """Build the engine-ready ONNX of ``artifact_path`` at ``dst`` (checked with the full ONNX checker).
+
+    ``network``: the artifact network in the wanted precision (an ``onnx.ModelProto``, see
+    :mod:`trtssd.conversion.precision`); default: ``artifact_path`` itself (fp32)."""
     import onnx
 
     info = info or read_info(artifact_path)
-    model = onnx.load(str(artifact_path))
+    model = network if network is not None else onnx.load(str(artifact_path))
     _dynamic_batch(model)
-    build_engine_graph(model, info, nms)
-    return save_onnx(model, dst, "engine ONNX")
+    build_engine_graph(model, info, nms, candidates)
+    for prop in list(model.metadata_props):
+        if prop.key == PRECISION_METADATA_KEY:
+            model.metadata_props.remove(prop)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = PRECISION_METADATA_KEY, precision
+    return save_onnx(model, dst, f"engine ONNX ({precision})")
 
 
-def engine_onnx_path(artifact_path: Path, nms: NmsParams) -> Path:
-    """Cache location of the engine-ready ONNX for an artifact and NMS settings."""
-    return cache_dir() / "engine_onnx" / f"{Path(artifact_path).stem}-{ENGINE_ONNX_VERSION}-nms{nms_key(nms)}.onnx"
+def read_precision(path: Path) -> str:
+    """The network precision recorded in an engine-ready ONNX (``fp32`` for files without it)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((p.value for p in model.metadata_props if p.key == PRECISION_METADATA_KEY), "fp32")
+
+
+def engine_onnx_path(artifact_path: Path, nms: NmsParams, precision: str = "fp32", variant: str = "",
+                     candidates: int = DEFAULT_CANDIDATES) -> Path:
+    """Cache location of the engine-ready ONNX for an artifact (or precision network), NMS
+    settings, precision and variant (e.g. the calibration set of a post-training quantization)."""
+    extra = f"-{variant}" if variant else ""
+    cand = "" if candidates == DEFAULT_CANDIDATES else f"-k{candidates}"
+    return (cache_dir() / "engine_onnx" /
+            f"{Path(artifact_path).stem}-{ENGINE_ONNX_VERSION}-{precision}{extra}{cand}-nms{nms_key(nms)}.onnx")
 
 
 def ensure_engine_onnx(artifact_path: Path, nms: NmsParams, info: ArtifactInfo | None = None, *,
-                       force: bool = False) -> Path:
-    """Return the cached engine-ready ONNX for ``artifact_path`` + ``nms``, writing it on first use.
+                       precision: str = "fp32", calib=None, force: bool = False,
+                       candidates: int = DEFAULT_CANDIDATES, model=None, model_dir=None, log=None) -> Path:
+    """Return the cached engine-ready ONNX for ``artifact_path`` + ``nms`` in ``precision``,
+    writing it on first use.
 
-    The cache name carries the artifact's file stem (which embeds the source sha256 for converted
-    artifacts) and the NMS digest; a user-supplied artifact path is additionally keyed by its mtime
-    and size so an edited file is not served stale.
+    ``precision``: ``fp32`` | ``fp16`` | ``int8`` (see :mod:`trtssd.conversion.precision`; int8
+    uses the model's own Q/DQ when its source is quantized, else post-training quantization on
+    ``calib``, a :class:`~trtssd.conversion.calibration.CalibrationData`; ``calib`` given always
+    means post-training quantization).
+
+    The cache name carries the source network's file stem (which embeds the source sha256 for
+    converted artifacts), precision, variant and the NMS digest; a user-supplied artifact path is
+    additionally keyed by its mtime and size so an edited file is not served stale.
     """
+    from trtssd.conversion import precision as prec
+
     artifact_path = Path(artifact_path)
-    dst = engine_onnx_path(artifact_path, nms)
-    st = artifact_path.stat()
+    info = info or read_info(artifact_path)
+    source, variant = prec.precision_source(artifact_path, info, precision, calib, model=model, model_dir=model_dir, log=log)
+    dst = engine_onnx_path(source, nms, precision, variant, candidates)
+    st = source.stat()
     stamp = f"{st.st_size}-{st.st_mtime_ns}"
     stamp_file = dst.with_suffix(".src")
     if dst.exists() and not force and stamp_file.exists() and stamp_file.read_text() == stamp:
         return dst
-    write_engine_onnx(artifact_path, dst, nms, info)
+    network = prec.precision_network(source, precision)
+    write_engine_onnx(artifact_path, dst, nms, info, network=network, precision=precision, candidates=candidates)
     stamp_file.write_text(stamp)
     return dst

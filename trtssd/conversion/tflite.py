@@ -31,6 +31,7 @@ from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import BoxCoderSpec, GridAnchorSpec, PostprocessSpec
 
 CONVERTER = "tflite-1"
+CONVERTER_QDQ = "tflite-qdq-1"  # quantized TFLite kept as QuantizeLinear/DequantizeLinear (int8 engines)
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 OPSET = 17
 _TFLITE_DTYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
@@ -143,13 +144,16 @@ def _constant(model, tensor) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def run_tf2onnx(src: Path, dst: Path) -> None:
-    """Convert the whole TFLite model with the tf2onnx command line (dequantized)."""
-    run_tf2onnx_cli(["--tflite", str(src), "--dequantize"], dst, src.name, OPSET)
+def run_tf2onnx(src: Path, dst: Path, keep_qdq: bool = False) -> None:
+    """Convert the whole TFLite model with the tf2onnx command line: dequantized (float weights),
+    or with ``keep_qdq`` the model's own quantization as QuantizeLinear/DequantizeLinear pairs."""
+    run_tf2onnx_cli(["--tflite", str(src)] + ([] if keep_qdq else ["--dequantize"]), dst, src.name, OPSET)
 
 
-def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
-    """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``."""
+def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, keep_qdq: bool = False):
+    """Cut tf2onnx's graph at the postprocess inputs; returns ``(onnx.ModelProto, score_activation)``.
+    The cut outputs are float tensors: before the model's last quantization (``*_prequant``), or
+    with ``keep_qdq`` after its dequantization where that exists (``*_dequant``)."""
     import onnx
     import onnx_graphsurgeon as gs
 
@@ -157,7 +161,8 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
     tensors = graph.tensors()
 
     def find(name: str):
-        for cand in (f"{name}_prequant", name):
+        # With Q/DQ kept, a '_prequant' tensor may itself be quantized (uint8): prefer its '_dequant'.
+        for cand in ((f"{name}_dequant",) if keep_qdq else ()) + (f"{name}_prequant", name):
             if cand in tensors:
                 return tensors[cand]
         near = [t for t in tensors if t.startswith(name)]
@@ -167,7 +172,7 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
     activation = "none" if scores.inputs and scores.inputs[0].op == "Sigmoid" else "sigmoid"
     graph.outputs = [boxes, scores]
     graph.cleanup().toposort()
-    if any(n.op == "QuantizeLinear" for n in graph.nodes):
+    if not keep_qdq and any(n.op == "QuantizeLinear" for n in graph.nodes):
         raise ConversionError("converted graph: expected a dequantized float network, found QuantizeLinear nodes")
 
     image = graph.inputs[0]
@@ -201,8 +206,10 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo):
 
 
 def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str, labels: tuple[str, ...],
-                   postprocess: PostprocessSpec | None = None, anchors: GridAnchorSpec | None = None) -> ArtifactInfo:
+                   postprocess: PostprocessSpec | None = None, keep_qdq: bool = False,
+                   anchors: GridAnchorSpec | None = None) -> ArtifactInfo:
     """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info.
+    ``keep_qdq``: keep a quantized model's Q/DQ nodes (see :mod:`trtssd.conversion.precision`);
     ``anchors``: the anchor spec of a raw-output export (ignored when the file has anchors)."""
     info = inspect_tflite(src, anchors)
     opts = info.options
@@ -211,13 +218,13 @@ def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str,
         raise ConversionError(f"{src.name}: expected {num_classes} labels (incl. background), found {len(labels)}")
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
         raw = Path(tmp) / "raw.onnx"
-        run_tf2onnx(src, raw)
-        model, activation = cut_to_artifact_graph(raw, info)
+        run_tf2onnx(src, raw, keep_qdq)
+        model, activation = cut_to_artifact_graph(raw, info, keep_qdq)
     pp = postprocess or PostprocessSpec()
     artifact = ArtifactInfo(
         model_name=model_name,
         source_sha256=source_sha256,
-        converter=CONVERTER,
+        converter=CONVERTER_QDQ if keep_qdq else CONVERTER,
         input_size=(info.input_shape[1], info.input_shape[2]),
         anchors_cyxhw=info.anchors_cyxhw,
         box_coder=BoxCoderSpec(

@@ -1,4 +1,4 @@
-"""INT8 calibration data batching/preprocessing and the calibration cache (no TensorRT)."""
+"""INT8 calibration images: batching, preprocessing, digest, ONNX Runtime reader (no TensorRT)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trtssd.backends.calibrator import CalibrationCache, CalibrationData, make_entropy_calibrator
+from trtssd.conversion.calibration import CalibrationData, OrtCalibrationReader
 from trtssd.detector import preprocess
 from trtssd.errors import InputError
 
@@ -87,22 +87,12 @@ def test_digest_tracks_files_and_preprocessing(tmp_path):
     assert CalibrationData(tmp_path, (30, 30), 4).digest() != base
 
 
-def test_cache_read_write(tmp_path):
-    cache = CalibrationCache(tmp_path / "sub" / "calib.cache")
-    assert cache.read() is None
-    table = b"TRT-1001-EntropyCalibration2\nimages: 3c010a14\n"
-    cache.write(table)
-    assert cache.read() == table
-    cache.write(memoryview(b"v2"))
-    assert cache.read() == b"v2"
-    assert sorted(p.name for p in cache.path.parent.iterdir()) == ["calib.cache"]  # no temp files left
-
-
-def test_empty_cache_file_reads_as_absent(tmp_path):
-    (tmp_path / "c").write_bytes(b"")
-    assert CalibrationCache(tmp_path / "c").read() is None
-
-
-def test_calibrator_needs_images_or_cache(tmp_path):
-    with pytest.raises(InputError, match="expected calibration images .* or a calibration cache"):
-        make_entropy_calibrator(None, None, CalibrationCache(tmp_path / "none.cache"), "images")
+def test_ort_reader_feeds_every_batch_and_rewinds(tmp_path):
+    _images(tmp_path, 7)
+    data = CalibrationData(tmp_path, (30, 20), batch_size=3)
+    reader = OrtCalibrationReader(data, "images")
+    fed = [reader.get_next() for _ in range(3)]
+    assert [list(f) for f in fed[:2]] == [["images"], ["images"]] and fed[2] is None
+    np.testing.assert_array_equal(np.concatenate([f["images"] for f in fed[:2]]), np.concatenate(list(data.batches())))
+    reader.rewind()
+    np.testing.assert_array_equal(reader.get_next()["images"], fed[0]["images"])
