@@ -46,8 +46,8 @@ def _input_size(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     overrides = None
     if args.input_node or args.box_node or args.class_node or args.input_size or args.anchors:
-        from trtssd.conversion.tflite_raw import parse_anchor_spec
         from trtssd.conversion.tfgraph import NodeOverrides
+        from trtssd.conversion.tflite_raw import parse_anchor_spec
         from trtssd.errors import InputError
 
         try:

@@ -25,7 +25,6 @@ from trtssd.conversion.artifact import (
     save_artifact,
 )
 from trtssd.conversion.surgery import dynamic_batch_reshapes, simplify_for_backends
-from trtssd.conversion.tfstructure import cut_point_report
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME,
     NodeOverrides,
@@ -36,6 +35,7 @@ from trtssd.conversion.tfgraph import (
     run_tf2onnx_graphdef,
     spec_anchors,
 )
+from trtssd.conversion.tfstructure import cut_point_report
 from trtssd.errors import ConversionError
 from trtssd.models.spec import BoxCoderSpec, ModelSpec, PostprocessSpec
 
