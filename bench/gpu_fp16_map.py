@@ -35,7 +35,7 @@ def main(artifact: str, fp16_net: str, coco_dir: str, out: str | None = None) ->
     runs = [("torch_cuda_fp32_artifact", artifact, "fp32"), ("torch_cuda_fp16_fp16net", fp16_net, "fp16")]
     for label, path, precision in runs:
         det = Detector(path, "torch", conf_th=0.05, max_det=100, backend_options={"precision": precision})
-        det.backend.frames_in_backend = False  # numpy postprocessing on the host: only the network differs
+        det.backend.device_path = False  # numpy postprocessing on the host: only the network differs
         t0 = time.monotonic()
         res = evaluate(det.detect_batch, coco / "val2017", ann, batch_size=8, progress=False)
         report["runs"][label] = {"map": round(res.map, 4), "map50": round(res.map50, 4),

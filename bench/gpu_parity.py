@@ -2,7 +2,7 @@
 
 Raw outputs of the torch backend (fp32 and fp16, CUDA) vs ONNX Runtime (CPU) on random and real
 images, and COCO mAP on a COCO subset: ONNX Runtime Detector vs torch fp16 (host postprocessing
-and the all-on-GPU ``detect_frames`` path). Usage:
+and the all-on-GPU ``detect`` path). Usage:
     python bench/gpu_parity.py ARTIFACT.onnx VIDEO.mp4 COCO_DIR OUT.json
 """
 
@@ -57,7 +57,7 @@ def main(artifact: str, video: str, coco_dir: str, out: str) -> None:
             ("torch_cuda_fp16_compiled_gpupath", "torch", {"precision": "fp16", "compile": True}, True)]
     for label, backend, opts, gpu_path in runs:
         det = Detector(artifact, backend, conf_th=0.01, backend_options=opts)
-        det.backend.frames_in_backend = gpu_path  # host path: Detector's numpy postprocessing
+        det.backend.device_path = gpu_path  # False: the numpy reference postprocessing on the host
         fn = det.detect_batch
         t0 = time.perf_counter()
         res = evaluate(fn, imgs, ann, batch_size=1, progress=False)

@@ -1,45 +1,25 @@
-"""``Detector``: frames in, :class:`Detections` out, on any backend."""
+"""``Detector``: a model + a backend, frames in, :class:`Detections` out.
+
+It resolves the model to its artifact (converting on first use), fixes the NMS settings and builds
+the backend with them (:func:`~trtssd.backends.base.create_backend`); every backend then takes
+frames and returns detections (:meth:`~trtssd.backends.base.Backend.detect`). Create it in the
+thread that will call :meth:`detect` when the backend holds a GPU context (the engine's inference
+thread does).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from trtssd.backends.base import Backend, create_backend
+from trtssd.backends.base import Backend, create_backend, preprocess
 from trtssd.conversion.api import ensure_artifact
 from trtssd.detections import Detections
-from trtssd.postprocess.detect import postprocess_batch
 from trtssd.postprocess.nms import NmsParams
 
-
-def preprocess(frames_bgr: Sequence[np.ndarray], size_hw: tuple[int, int]) -> np.ndarray:
-    """BGR uint8 frames of any size -> uint8 ``[N, H, W, 3]`` RGB, resized (bilinear, full frame)."""
-    h, w = size_hw
-    out = np.empty((len(frames_bgr), h, w, 3), dtype=np.uint8)
-    for i, frame in enumerate(frames_bgr):
-        if frame is None or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            found = None if frame is None else f"{frame.dtype} {list(frame.shape)}"
-            raise ValueError(f"frame: expected a uint8 [H, W, 3] BGR image, found {found}")
-        cv2.cvtColor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB, dst=out[i])
-    return out
-
-
-class _StageClock:
-    """Adds the seconds since the previous lap to ``timings[stage]`` (no-op when ``timings`` is None)."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-        self.t = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        if self.timings is not None:
-            now = time.perf_counter()
-            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
-            self.t = now
+__all__ = ["Detector", "preprocess"]
 
 
 class Detector:
@@ -47,12 +27,12 @@ class Detector:
 
     Args:
         model: registered model name, or path to a .tflite / trtssd .onnx file.
-        backend: backend name (``onnxruntime``, ``auto``, ...); create the Detector in the thread
-            that will call :meth:`detect` when the backend holds a GPU context.
+        backend: backend name (``onnxruntime``, ``auto``, ...).
         conf_th: score threshold; iou_th / max_det default to the model's exported postprocessing.
         class_agnostic: TFLite-style "fast NMS" (best class per anchor, one NMS) instead of the
             TF OD API per-class NMS.
         model_dir: extra directory searched for model files.
+        backend_options: backend-specific keyword arguments (``precision``, ``device``, ...).
     """
 
     def __init__(self, model: str | Path, backend: str = "onnxruntime", *, conf_th: float = 0.3,
@@ -67,7 +47,8 @@ class Detector:
             max_total=pp.max_total_detections if max_det is None else max_det,
             class_agnostic=class_agnostic,
         )
-        self.backend: Backend = create_backend(backend, self.artifact_path, self.info, **(backend_options or {}))
+        self.backend: Backend = create_backend(backend, self.artifact_path, self.info, self.nms,
+                                               **(backend_options or {}))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -75,42 +56,16 @@ class Detector:
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         """One BGR uint8 frame ``[H, W, 3]`` -> its detections in that frame's pixels."""
-        return self.detect_batch([frame_bgr])[0]
+        return self.backend.detect([frame_bgr])[0]
 
     def detect_batch(self, frames_bgr: Sequence[np.ndarray], timings: dict[str, float] | None = None) -> list[Detections]:
-        """Several frames (any sizes) in one backend call.
-
-        ``timings``: if given, seconds per stage are added to it: ``preprocess``, ``infer``,
-        ``postprocess`` — as far as the backend's level separates them (a backend that takes raw
-        frames reports only ``infer``; one with NMS inside, ``preprocess`` and ``infer``).
-        """
-        clock = _StageClock(timings)
-        if self.backend.frames_in_backend:
-            dets = self.backend.detect_frames(frames_bgr, self.nms)
-            clock.lap("infer")
-            return dets
-        images = preprocess(frames_bgr, self.info.input_size)
-        clock.lap("preprocess")
-        return self.detect_images(images, [(f.shape[1], f.shape[0]) for f in frames_bgr], clock)
-
-    def detect_images(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]],
-                      clock: "_StageClock | None" = None) -> list[Detections]:
-        """Preprocessed uint8 ``[N, H, W, 3]`` RGB images + original frame sizes -> detections."""
-        clock = clock or _StageClock(None)
-        if self.backend.postprocess_in_backend:
-            dets = self.backend.detect(images, sizes_wh, self.nms)
-            clock.lap("infer")
-            return dets
-        boxes, scores = self.backend.infer(images)
-        clock.lap("infer")
-        dets = self.postprocess(boxes, scores, sizes_wh)
-        clock.lap("postprocess")
-        return dets
+        """Several frames (any sizes) in one backend call; ``timings`` gets seconds per stage
+        (see :meth:`~trtssd.backends.base.Backend.detect`)."""
+        return self.backend.detect(frames_bgr, timings)
 
     def postprocess(self, boxes: np.ndarray, scores: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
-        """Raw backend outputs -> detections (see :func:`postprocess_batch`)."""
-        i = self.info
-        return postprocess_batch(boxes, scores, i.anchors_cyxhw, i.box_coder, i.score_activation, self.nms, sizes_wh, i.labels)
+        """Raw network outputs -> detections with the numpy reference and this detector's NMS."""
+        return self.backend.postprocess(boxes, scores, sizes_wh)
 
     def close(self) -> None:
         self.backend.close()

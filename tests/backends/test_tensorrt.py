@@ -104,10 +104,10 @@ def test_engine_matches_onnxruntime_nms(tmp_path, monkeypatch, precision):
     frames = [cv2.imread(str(p)) for p in sorted((shared / "data/coco_val2017_subset158/val2017").glob("*.jpg"))[:4]]
     images, sizes = preprocess(frames, info.input_size), [(f.shape[1], f.shape[0]) for f in frames]
     nms = NmsParams(0.3, 0.6, 100, 100)
-    with OnnxRuntimeNmsBackend(artifact, info) as ref_backend:
-        ref = ref_backend.detect(images, sizes, nms)
-    with trt_backend.TensorRTBackend(artifact, info, precision=precision, max_batch=2) as backend:
-        got = backend.detect(images, sizes, nms)  # 4 images, max batch 2: two engine calls
+    with OnnxRuntimeNmsBackend(artifact, info, nms=nms) as ref_backend:
+        ref = ref_backend.detect_images(images, sizes)
+    with trt_backend.TensorRTBackend(artifact, info, nms=nms, precision=precision, max_batch=2) as backend:
+        got = backend.detect(frames)  # 4 images, max batch 2: two engine calls
         assert backend.engine_path is not None and backend.engine_path.exists()
     for g, r in zip(got, ref):
         common = min(len(g.class_id), len(r.class_id))

@@ -53,17 +53,38 @@ def test_fp32_cpu_raw_outputs_match_onnxruntime(inputs, torch_cpu, cpu_detector,
 
 
 @pytest.mark.slow
-def test_detect_frames_cpu_equals_detector(torch_cpu, cpu_detector, shared_dir):
-    """300x300 frames need no resize, so the torch path sees the reference's exact input."""
+def test_device_path_on_cpu_equals_detector(quant_artifact, cpu_detector, shared_dir):
+    """The torch resize/decode/NMS path (run on the CPU here) against the numpy reference.
+    300x300 frames need no resize, so the torch path sees the reference's exact input."""
     frames = [cv2.resize(f, (300, 300)) for f in _video_frames(shared_dir, 2)]
     frames.append(cv2.resize(cv2.imread(str(shared_dir / "media" / "tensorrt_demos_huskies.png")), (300, 300)))
     ref = cpu_detector.detect_batch(frames)
-    got = torch_cpu.detect_frames(frames, cpu_detector.nms)
+    with TorchBackend(*quant_artifact, nms=cpu_detector.nms, device="cpu", device_path=True) as tb:
+        got = tb.detect(frames)
+        got_a = tb.detect(np.stack(frames))  # one [N, H, W, 3] array
+        got_t = tb.detect(torch.from_numpy(np.stack(frames)))  # a tensor on the backend's device
+    for a, t, g in zip(got_a, got_t, got):
+        np.testing.assert_array_equal(a.xyxy, g.xyxy)
+        np.testing.assert_array_equal(t.xyxy, g.xyxy)
     assert sum(len(r) for r in ref) > 0
     for r, g in zip(ref, got):
         assert np.array_equal(r.class_id, g.class_id)
         np.testing.assert_allclose(g.confidence, r.confidence, atol=1e-4)
         np.testing.assert_allclose(g.xyxy, r.xyxy, atol=0.05)
+
+
+def test_partial_batch_is_padded_to_a_batch_size_already_used(quant_artifact, cpu_detector, shared_dir):
+    """A video's last, partial batch runs padded to the batch size in use (a new batch size costs
+    seconds of cuDNN autotuning and a new CUDA graph on a GPU); padding rows give no results."""
+    frames = _video_frames(shared_dir, 4)
+    with TorchBackend(*quant_artifact, nms=cpu_detector.nms, device="cpu", device_path=True) as tb:
+        full = tb.detect(frames)
+        part = tb.detect(frames[:2])
+        assert tb.batch_size_for(2, frames[0].shape) == 4 and tb.batch_size_for(8, frames[0].shape) == 8
+    assert len(part) == 2
+    for p, f in zip(part, full):
+        np.testing.assert_allclose(p.xyxy, f.xyxy, atol=1e-3)
+        np.testing.assert_array_equal(p.class_id, f.class_id)
 
 
 @pytest.mark.parametrize("class_agnostic", [False, True])
@@ -124,7 +145,7 @@ def test_options_are_validated(quant_artifact):
     with TorchBackend(path, info, device="cpu") as tb:
         with pytest.raises(ValueError, match=r"uint8 \[N, 300, 300, 3\]"):
             tb.infer(np.zeros((1, 299, 300, 3), np.uint8))
-        assert tb.frames_in_backend is False  # the Detector keeps the numpy path on the CPU
+        assert tb.device_path is False  # on the CPU detect() keeps the numpy path
 
 
 def test_unsupported_op_is_reported(tmp_path):
@@ -166,11 +187,11 @@ def test_cuda_raw_outputs_match_onnxruntime(precision, box_atol, score_atol, qua
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
-def test_cuda_detect_frames_agrees_with_cpu(quant_artifact, cpu_detector, shared_dir):
+def test_cuda_detect_agrees_with_cpu(quant_artifact, cpu_detector, shared_dir):
     path, info = quant_artifact
     frames = _video_frames(shared_dir, 8)
     ref = cpu_detector.detect_batch(frames)
-    with TorchBackend(path, info, device="cuda", precision="fp16") as tb:
+    with TorchBackend(path, info, nms=dataclasses.replace(cpu_detector.nms), device="cuda", precision="fp16") as tb:
         for _ in range(2):
-            got = tb.detect_frames(frames, dataclasses.replace(cpu_detector.nms))
+            got = tb.detect(frames)
             assert abs(sum(map(len, got)) - sum(map(len, ref))) <= 2

@@ -223,8 +223,8 @@ def test_backend_end_to_end_matches_onnxruntime_nms(quant_artifact, shared_dir, 
     frames = [cv2.imread(str(p)) for p in sorted((shared_dir / "data/coco_val2017_subset158/val2017").glob("*.jpg"))[:5]]
     images, sizes = preprocess(frames, info.input_size), [(f.shape[1], f.shape[0]) for f in frames]
     nms = NmsParams(0.3, 0.6, 100, 100)
-    with trt_backend.TensorRTBackend(artifact, info, precision=precision, max_batch=2, log=lambda m: None) as backend:
-        got = backend.detect(images, sizes, nms)
+    with trt_backend.TensorRTBackend(artifact, info, nms=nms, precision=precision, max_batch=2, log=lambda m: None) as backend:
+        got = backend.detect(frames)
         onnx_path = Path(json.loads(te.sidecar_path(backend.engine_path).read_text())["onnx"])
     assert read_precision(onnx_path) == precision
     shapes = trt.calls.args("context.set_input_shape")

@@ -1,25 +1,37 @@
-"""Frame sources of the end-to-end benchmark: looping and parallel decode give the same frames."""
+"""The end-to-end benchmark runs the product's path: video source -> engine -> JSON lines sink."""
 
 from __future__ import annotations
 
-import numpy as np
+import json
+
 import pytest
 
-from trtssd.bench.e2e import iter_batches, iter_batches_parallel
+from trtssd.bench.e2e import bench_decode, bench_engine
+from trtssd.detections import Detections
 from trtssd.errors import InputError
 
 
-@pytest.mark.parametrize("batch,max_frames,workers,chunk", [(4, 30, 3, 2), (5, 12, 2, 1), (8, 400, 4, 8)])
-def test_parallel_decode_equals_sequential(shared_dir, batch, max_frames, workers, chunk):
-    video = shared_dir / "media" / "car-detection.mp4"  # 377 frames: 400 also tests looping
-    seq = list(iter_batches(video, batch, max_frames))
-    par = list(iter_batches_parallel(video, batch, max_frames, workers, chunk_batches=chunk))
-    assert [len(b) for b in par] == [len(b) for b in seq]
-    assert sum(map(len, seq)) == max_frames
-    for a, b in zip(seq, par):
-        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+class NoDetections:
+    def detect_batch(self, frames, timings=None):
+        return [Detections.empty() for _ in frames]
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("batch, max_frames", [(4, 30), (16, 400)])  # 400 > 377 frames: loops the video
+def test_engine_run_writes_every_frame_once(shared_dir, tmp_path, threaded, batch, max_frames):
+    out = tmp_path / "o.jsonl"
+    r = bench_engine(NoDetections, shared_dir / "media" / "car-detection.mp4", max_frames, batch, out, threaded)
+    assert r.frames == max_frames and r.mode == ("async" if threaded else "sync") and r.fps > 0
+    assert [json.loads(x)["frame"] for x in out.read_text().splitlines()] == list(range(max_frames))
+
+
+def test_decode_loops_to_max_frames(shared_dir):
+    assert bench_decode(shared_dir / "media" / "car-detection.mp4", 400).frames == 400
 
 
 def test_missing_video(tmp_path):
-    with pytest.raises(InputError, match="expected a readable video"):
-        list(iter_batches(tmp_path / "none.mp4", 4, None))
+    with pytest.raises(InputError, match="video not found"):
+        bench_decode(tmp_path / "none.mp4", None)

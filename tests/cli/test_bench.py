@@ -16,19 +16,21 @@ def test_bench_onnxruntime_cpu_writes_table_json_and_plot(quant_artifact, shared
     video = shared_dir / "media" / "car-detection.mp4"
     rc = main(["bench", "-m", str(quant_artifact[0]), "--backend", "onnxruntime", "--batch", "1,2", "--min_time", "0.05",
                "--input_sets", "2", "--video", str(video), "--max_frames", "6", "--e2e_batch", "4",
-               "--decode_workers", "2", "--out", str(tmp_path)])
+               "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
     assert "img/s" in out and "car-detection.mp4" in out
     doc = json.loads((tmp_path / "bench-ssd_mobilenet_v1_coco_quant-onnxruntime-fp32.json").read_text())
     assert [p["batch"] for p in doc["network"]] == [1, 2]
     assert all(p["images_per_s"] > 0 and p["timer"] == "host_clock" for p in doc["network"])
-    assert [r["mode"] for r in doc["end_to_end"]] == ["decode", "decode2", "sync", "async", "async2"]
+    assert [r["mode"] for r in doc["end_to_end"]] == ["decode", "sync", "async"]
     assert all(r["frames"] == 6 for r in doc["end_to_end"])
     dets = {r["mode"]: r["detections"] for r in doc["end_to_end"] if r["mode"] != "decode"}
-    assert dets["sync"] == dets["async"] == dets["async2"]
+    assert dets["sync"] == dets["async"]
     lines = (tmp_path / "bench-ssd_mobilenet_v1_coco_quant-onnxruntime-fp32-car-detection-b4.jsonl").read_text().splitlines()
+    # the product's JSON lines (the CLI's sink), not a benchmark-only format
     assert [json.loads(x)["frame"] for x in lines] == list(range(6))
+    assert all(set(json.loads(x)) == {"frame", "detections"} for x in lines)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -153,8 +153,8 @@ def test_real_model_same_detections_as_cpu(cpu_detector, shared_dir, conf_th, cl
     raw_boxes, raw_scores = cpu_detector.backend.infer(images)
     i = cpu_detector.info
     want = postprocess_batch(raw_boxes, raw_scores, i.anchors_cyxhw, i.box_coder, i.score_activation, nms, sizes, i.labels)
-    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, i) as backend:
-        got = backend.detect(images, sizes, nms)
+    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, i, nms=nms) as backend:
+        got = backend.detect_images(images, sizes)
     assert sum(len(w.class_id) for w in want) > 0
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.class_id, w.class_id)
@@ -183,12 +183,11 @@ def test_coco_subset_map_matches_cpu_detector(cpu_detector, shared_dir):
     root = shared_dir / "data" / "coco_val2017_subset158"
     gt = COCO(str(root / "instances_val2017_subset158.json"))
     cpu, ort_nms = {}, {}
-    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, cpu_detector.info) as backend:
+    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, cpu_detector.info, nms=cpu_detector.nms) as backend:
         for img_id in sorted(gt.getImgIds()):
             frame = cv2.imread(str(root / "val2017" / gt.imgs[img_id]["file_name"]))
             cpu[img_id] = cpu_detector.detect(frame)
-            images = preprocess([frame], cpu_detector.info.input_size)
-            ort_nms[img_id] = backend.detect(images, [(frame.shape[1], frame.shape[0])], cpu_detector.nms)[0]
+            ort_nms[img_id] = backend.detect([frame])[0]
     for k in cpu:
         np.testing.assert_array_equal(ort_nms[k].class_id, cpu[k].class_id)
         np.testing.assert_array_equal(ort_nms[k].confidence, cpu[k].confidence)
@@ -203,15 +202,15 @@ def test_onnxruntime_nms_backend_reloads_only_when_needed(cpu_detector):
 
     info = cpu_detector.info
     images = np.zeros((1, 300, 300, 3), np.uint8)
-    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, info) as backend:
+    with OnnxRuntimeNmsBackend(cpu_detector.artifact_path, info, nms=default_nms(info, 0.3)) as backend:
         with pytest.raises(BackendError, match="returns final detections"):
             backend.infer(images)
         num, boxes, scores, classes = backend.detect_raw(images)  # loads the default (min_score) graph
         assert backend.baked_nms == default_nms(info) and num.dtype == np.int32
         first = backend.engine_onnx_path
-        backend.detect(images, [(300, 300)], NmsParams(0.5, 0.6, 100, 100))  # higher conf: same graph
+        backend.prepare(NmsParams(0.5, 0.6, 100, 100))  # higher conf: same graph
         assert backend.engine_onnx_path == first
-        backend.detect(images, [(300, 300)], NmsParams(0.01, 0.6, 100, 100))  # lower conf: new graph
+        backend.prepare(NmsParams(0.01, 0.6, 100, 100))  # lower conf: new graph
         assert backend.baked_nms.score_threshold == 0.01 and backend.engine_onnx_path != first
-        backend.detect(images, [(300, 300)], NmsParams(0.3, 0.5, 100, 100, True))
+        backend.prepare(NmsParams(0.3, 0.5, 100, 100, True))
         assert backend.baked_nms == NmsParams(0.05, 0.5, 100, 100, True)

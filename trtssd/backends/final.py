@@ -5,8 +5,8 @@ settings are baked in. One engine serves every score threshold ``>=`` the baked 
 are filtered afterwards, which is exact for greedy NMS), but IoU, max detections and
 class-agnostic mode must match: a different request triggers a (cached) rebuild.
 
-``Detector`` calls :meth:`FinalDetectionsBackend.detect` instead of ``infer`` + numpy
-postprocessing when ``backend.postprocess_in_backend`` is True.
+:meth:`FinalDetectionsBackend.detect` (the :class:`~trtssd.backends.base.Backend` contract) resizes on
+the host, runs the network and filters its final detections with the backend's fixed NMS settings.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trtssd.backends.base import Backend
+from trtssd.backends.base import Backend, Frames, StageClock, check_frames, model_nms, preprocess
 from trtssd.conversion.artifact import ArtifactInfo
 from trtssd.detections import Detections
 from trtssd.errors import BackendError
@@ -32,9 +32,7 @@ FinalOutputs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def default_nms(info: ArtifactInfo, score_threshold: float = DEFAULT_MIN_SCORE) -> NmsParams:
     """NMS settings of the model's exported pipeline with the given score threshold."""
-    pp = info.postprocess
-    return NmsParams(score_threshold=score_threshold, iou_threshold=pp.iou_threshold,
-                     max_per_class=pp.max_detections_per_class, max_total=pp.max_total_detections)
+    return model_nms(info, score_threshold)
 
 
 def engine_nms(requested: NmsParams, min_score: float = DEFAULT_MIN_SCORE) -> NmsParams:
@@ -77,13 +75,10 @@ class FinalDetectionsBackend(Backend):
     """Base of backends whose network ends in NMS. Subclasses implement :meth:`_load` and
     :meth:`detect_raw`."""
 
-    postprocess_in_backend = True
-
     def __init__(self, artifact_path: Path, info: ArtifactInfo, nms: NmsParams | None = None,
                  min_score: float = DEFAULT_MIN_SCORE) -> None:
-        super().__init__(artifact_path, info)
+        super().__init__(artifact_path, info, nms)
         self.min_score = float(min_score)
-        self._requested = nms or default_nms(info, min_score)
         self.baked_nms: NmsParams | None = None
 
     def infer(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,9 +88,9 @@ class FinalDetectionsBackend(Backend):
         )
 
     def prepare(self, nms: NmsParams | None = None) -> NmsParams:
-        """Make sure the loaded network covers ``nms`` (loading or building one if not); returns the
-        baked settings. Call it in the inference thread."""
-        nms = nms or self._requested
+        """Make sure the loaded network covers ``nms`` (default: the backend's own settings), loading
+        or building one if not; returns the baked settings. Call it in the inference thread."""
+        nms = nms or self.nms
         if self.baked_nms is None or not covers(self.baked_nms, nms):
             baked = engine_nms(nms, self.min_score)
             self._load(baked)
@@ -120,7 +115,16 @@ class FinalDetectionsBackend(Backend):
             self.prepare()
         return self._run(np.ascontiguousarray(images))
 
-    def detect(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]], nms: NmsParams) -> list[Detections]:
+    def detect_images(self, images: np.ndarray, sizes_wh: Sequence[tuple[int, int]]) -> list[Detections]:
         """Preprocessed images -> detections in pixels of the original frames (``sizes_wh``)."""
-        self.prepare(nms)
-        return final_to_detections(self.detect_raw(images), sizes_wh, self.info.labels, nms.score_threshold)
+        self.prepare()
+        return final_to_detections(self.detect_raw(images), sizes_wh, self.info.labels, self.nms.score_threshold)
+
+    def detect(self, frames: Frames, timings: dict[str, float] | None = None) -> list[Detections]:
+        frames = check_frames(frames)
+        clock = StageClock(timings)
+        images = preprocess(frames, self.info.input_size)
+        clock.lap("preprocess")
+        dets = self.detect_images(images, [(f.shape[1], f.shape[0]) for f in frames])
+        clock.lap("infer")
+        return dets

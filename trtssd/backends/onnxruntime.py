@@ -1,4 +1,7 @@
-"""ONNX Runtime backend (CPU by default): the embedded default, works on any machine."""
+"""ONNX Runtime backend (CPU by default): the embedded default, works on any machine.
+
+The host path of :class:`~trtssd.backends.base.Backend`: OpenCV resize, the network in ONNX Runtime,
+the numpy reference postprocessing."""
 
 from __future__ import annotations
 
@@ -10,14 +13,15 @@ import numpy as np
 from trtssd.backends.base import Backend
 from trtssd.conversion.artifact import BOXES_NAME, INPUT_NAME, SCORES_NAME, ArtifactInfo
 from trtssd.errors import BackendError
+from trtssd.postprocess.nms import NmsParams
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, artifact_path: Path, info: ArtifactInfo, providers: list[str] | None = None,
-                 intra_op_threads: int | None = None) -> None:
-        super().__init__(artifact_path, info)
+    def __init__(self, artifact_path: Path, info: ArtifactInfo, nms: NmsParams | None = None,
+                 providers: list[str] | None = None, intra_op_threads: int | None = None) -> None:
+        super().__init__(artifact_path, info, nms)
         import onnxruntime as ort
 
         opts = ort.SessionOptions()

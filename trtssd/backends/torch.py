@@ -1,15 +1,15 @@
 """PyTorch backend: the artifact network as a native module (:mod:`trtssd.backends.torch_net`) on
 a CUDA GPU (FP16 or FP32, CUDA graphs, channels_last) or on the CPU (FP32, for parity tests).
 
-Two paths:
+:meth:`TorchBackend.detect` (the :class:`~trtssd.backends.base.Backend` contract) on CUDA does
+everything on the device: BGR uint8 frames of any size are copied once into a pinned buffer and
+uploaded (or taken as a device tensor as they are), resized + normalised, run through the network,
+decoded and NMS-ed on the GPU (:mod:`trtssd.postprocess.torch_ops`); only the final detections come
+back, in one copy per batch. On the CPU it takes the host path of the base class.
+:meth:`TorchBackend.infer` (raw outputs as numpy) serves the network benchmark and parity tests.
 
-* :meth:`TorchBackend.infer` — the :class:`~trtssd.backends.base.Backend` contract: uint8
-  ``[N, H, W, 3]`` RGB numpy in, raw float32 numpy outputs back (postprocessing on the host).
-* :meth:`TorchBackend.detect_frames` — everything on the device: BGR uint8 frames of any size are
-  uploaded from pinned memory, resized + normalised on the GPU, run through the network, decoded
-  and NMS-ed on the GPU (:mod:`trtssd.postprocess.torch_ops`); only the final detections come back.
-
-Create and use a TorchBackend in one thread (CUDA graphs and their buffers belong to it).
+Thread affinity: create and use a TorchBackend in one thread (its CUDA graphs, pinned buffers and
+the stream they were captured on belong to it): the engine's inference thread.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trtssd.backends.base import Backend
+from trtssd.backends.base import Backend, StageClock, check_frames
 from trtssd.conversion.artifact import ArtifactInfo
 from trtssd.detections import Detections
 from trtssd.errors import BackendError
@@ -74,14 +74,16 @@ class TorchBackend(Backend):
         channels_last: NHWC convolutions (default on CUDA).
         compile: ``torch.compile`` the network (``True`` or an inductor mode name such as
             ``"max-autotune-no-cudagraphs"``); compiled once per input shape, before graph capture.
+        device_path: resize, decode and NMS with torch ops on ``device`` (default: on CUDA only).
     """
 
     name = "torch"
 
-    def __init__(self, artifact_path: Path, info: ArtifactInfo, device: str | None = None,
-                 precision: str | None = None, cuda_graph: bool = True, channels_last: bool | None = None,
-                 compile: bool | str = False) -> None:
-        super().__init__(artifact_path, info)
+    def __init__(self, artifact_path: Path, info: ArtifactInfo, nms: NmsParams | None = None,
+                 device: str | None = None, precision: str | None = None, cuda_graph: bool = True,
+                 channels_last: bool | None = None, compile: bool | str = False,
+                 device_path: bool | None = None) -> None:
+        super().__init__(artifact_path, info, nms)
         try:
             import torch
         except ImportError:
@@ -99,8 +101,9 @@ class TorchBackend(Backend):
         self.dtype = getattr(torch, PRECISIONS[precision])
         on_cuda = self.device.type == "cuda"
         self.cuda_graph = cuda_graph and on_cuda
-        # Detector hands raw frames to detect_frames on CUDA; on the CPU the numpy path is faster.
-        self.frames_in_backend = on_cuda
+        # On CUDA detect() runs on the device; on the CPU the base class's numpy path is faster
+        # (device_path=True there runs the torch ops on the CPU: how they are tested in CI).
+        self.device_path = on_cuda if device_path is None else device_path
         if on_cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
         self.net = prepare_net(build_net(self.artifact_path), self.device, self.dtype,
@@ -120,6 +123,7 @@ class TorchBackend(Backend):
         self._seen: dict[tuple, int] = {}
         self._pinned: dict[tuple, object] = {}
         self._inputs: dict[tuple, object] = {}
+        self._batch_sizes: dict[tuple, set[int]] = {}
 
     def _warm_nms(self) -> None:
         """Run the NMS kernels once now: their first launch loads (or JIT-compiles) torchvision's
@@ -154,18 +158,38 @@ class TorchBackend(Backend):
         device tensors in the network dtype (graph outputs: valid until the next call)."""
         return self._run("net", self.net_fn, images)
 
-    def upload(self, images: np.ndarray):
-        """Host uint8 array -> device tensor, through a reused pinned buffer (non-blocking on CUDA)."""
+    def batch_size_for(self, n: int, frame_shape: tuple[int, ...]) -> int:
+        """The batch ``n`` frames of ``frame_shape`` run as: the smallest batch already used for that
+        frame shape that holds them (padding), else ``n``. A new batch size costs seconds once (cuDNN
+        autotuning, a new CUDA graph), e.g. a video's last, partial batch; padding costs microseconds."""
+        used = self._batch_sizes.setdefault(tuple(frame_shape), set())
+        fits = [k for k in used if k >= n]
+        if fits:
+            return min(fits)
+        used.add(n)
+        return n
+
+    def upload(self, images: np.ndarray | Sequence[np.ndarray], pad_to: int | None = None):
+        """Host uint8 ``[N, H, W, 3]`` array, or N arrays ``[H, W, 3]`` of one shape -> device tensor
+        ``[max(N, pad_to), H, W, 3]``, copied once into a reused pinned buffer and uploaded
+        non-blocking (CUDA). Rows past N hold stale pixels (their results are to be ignored)."""
         torch = self.torch
+        key = (max(len(images), pad_to or 0), *images[0].shape)
         if self.device.type != "cuda":
-            return torch.from_numpy(np.ascontiguousarray(images))
-        key = images.shape
+            host = np.zeros(key, np.uint8)
+            host[:len(images)] = np.stack(images) if isinstance(images, list) else images
+            return torch.from_numpy(host)
         pinned = self._pinned.get(key)
         if pinned is None:
             pinned = self._pinned[key] = torch.empty(key, dtype=torch.uint8, pin_memory=True)
             self._inputs[key] = torch.empty(key, dtype=torch.uint8, device=self.device)
         # The previous copy out of this buffer finished: every call ends in a synchronising D2H copy.
-        np.copyto(pinned.numpy(), images)
+        host = pinned.numpy()
+        if isinstance(images, np.ndarray):
+            np.copyto(host[:len(images)], images)
+        else:
+            for i, image in enumerate(images):
+                host[i] = image
         dev = self._inputs[key]
         dev.copy_(pinned, non_blocking=True)
         return dev
@@ -180,7 +204,7 @@ class TorchBackend(Backend):
     # ---- everything on the device -------------------------------------------------------
     def _frames_to_outputs(self, frames):
         """uint8 BGR ``[N, H, W, 3]`` device frames -> (normalised xyxy boxes [N, A, 4], activated
-        scores [N, A, C]) float32; the captured part of :meth:`detect_frames`."""
+        scores [N, A, C]) float32; the captured part of :meth:`detect`."""
         from trtssd.postprocess import torch_ops
 
         x = torch_ops.resize_frames(frames, self.info.input_size, bgr_to_rgb=True)
@@ -188,38 +212,47 @@ class TorchBackend(Backend):
         return (torch_ops.decode_boxes(enc, self.anchors, self.info.box_coder),
                 torch_ops.activate_scores(raw, self.info.score_activation))
 
-    def detect_frames(self, frames_bgr: Sequence[np.ndarray] | np.ndarray, params: NmsParams) -> list[Detections]:
-        """BGR uint8 frames -> detections in each frame's pixels (all steps on the device).
+    def detect(self, frames, timings: dict[str, float] | None = None) -> list[Detections]:
+        """BGR uint8 frames (list of ``[H, W, 3]``, an ``[N, H, W, 3]`` array, or on CUDA an
+        ``[N, H, W, 3]`` uint8 device tensor) -> detections in each frame's pixels.
 
-        Frames of one size go through in one batch; mixed sizes are split by size.
+        On CUDA every step runs on the device; frames of one size go through in one batch, mixed
+        sizes are split by size. ``timings`` gets ``infer`` (the whole device path, one sync).
         """
-        if isinstance(frames_bgr, np.ndarray) and frames_bgr.ndim == 4:
-            if frames_bgr.dtype != np.uint8 or frames_bgr.shape[3] != 3:
-                raise ValueError(f"frames: expected uint8 [N, H, W, 3] BGR, found {frames_bgr.dtype} {list(frames_bgr.shape)}")
-            return self._detect_same_size(frames_bgr, params)
-        frames = [frames_bgr] if isinstance(frames_bgr, np.ndarray) else list(frames_bgr)
-        for f in frames:
-            if f is None or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
-                found = None if f is None else f"{f.dtype} {list(f.shape)}"
-                raise ValueError(f"frame: expected a uint8 [H, W, 3] BGR image, found {found}")
+        if not self.device_path:
+            return super().detect(frames, timings)
+        clock = StageClock(timings)
+        if isinstance(frames, self.torch.Tensor):
+            if frames.dtype != self.torch.uint8 or frames.ndim != 4 or frames.shape[3] != 3 or frames.device != self.device:
+                raise ValueError(f"frames: expected a uint8 [N, H, W, 3] BGR tensor on {self.device}, "
+                                 f"found {frames.dtype} {list(frames.shape)} on {frames.device}")
+            dets = self._detect_same_size(frames)
+            clock.lap("infer")
+            return dets
+        frames = check_frames(frames)
         out: list[Detections | None] = [None] * len(frames)
         by_shape: dict[tuple, list[int]] = {}
         for i, f in enumerate(frames):
             by_shape.setdefault(f.shape, []).append(i)
-        for idx in by_shape.values():
-            batch = np.stack([frames[i] for i in idx]) if len(idx) > 1 else frames[idx[0]][None]
-            for i, d in zip(idx, self._detect_same_size(batch, params)):
+        for shape, idx in by_shape.items():
+            batch = [frames[i] for i in idx]
+            padded = self.upload(batch, self.batch_size_for(len(batch), shape))
+            for i, d in zip(idx, self._detect_same_size(padded, len(batch))):
                 out[i] = d
+        clock.lap("infer")
         return out  # type: ignore[return-value]
 
-    def _detect_same_size(self, batch: np.ndarray, params: NmsParams) -> list[Detections]:
+    def _detect_same_size(self, batch, n: int | None = None) -> list[Detections]:
+        """uint8 BGR ``[B, H, W, 3]`` device tensor -> detections of its first ``n`` frames (default
+        all; the rest is padding), in one device->host copy."""
         from trtssd.postprocess.torch_ops import batched_multiclass_nms
 
         torch = self.torch
-        n, fh, fw = batch.shape[:3]
-        boxes, scores = self._run("detect", self._frames_to_outputs, self.upload(batch))
+        fh, fw = batch.shape[1:3]
+        n = batch.shape[0] if n is None else n
+        boxes, scores = self._run("detect", self._frames_to_outputs, batch)
         with torch.inference_mode():
-            b, s, c, img = batched_multiclass_nms(boxes, scores, params)
+            b, s, c, img = batched_multiclass_nms(boxes, scores, self.nms)
             scale = torch.tensor([fw, fh, fw, fh], dtype=torch.float32, device=b.device)
             packed = torch.cat([b * scale, s[:, None], c[:, None].float(), img[:, None].float()], dim=1).cpu().numpy()
         img_idx = packed[:, 6].astype(np.int64)
@@ -236,3 +269,4 @@ class TorchBackend(Backend):
         self._graphs.clear()
         self._pinned.clear()
         self._inputs.clear()
+        self._batch_sizes.clear()

@@ -1,5 +1,8 @@
 """``trtssd bench``: network-only latency/throughput sweep and end-to-end video FPS of a backend.
 
+End to end runs the product's path: video source -> pipeline engine -> JSON lines sink
+(:mod:`trtssd.bench.e2e`), with a fresh detector created in the engine's inference thread.
+
 Prints a table and writes ``bench-<model>-<backend>-<precision>.json`` and ``.png`` to ``--out``.
 """
 
@@ -39,9 +42,7 @@ def register(sub) -> None:
     p.add_argument("--input_sets", type=int, default=4, help="distinct random input sets rotated per batch size (default 4)")
     p.add_argument("--video", action="append", default=[], help="video file for end-to-end FPS (repeatable)")
     p.add_argument("--max_frames", type=int, default=None, help="frames per end-to-end run; the video loops (default: once through)")
-    p.add_argument("--e2e_batch", type=_int_list, default=[32], help="frames per detect call end to end (default 32)")
-    p.add_argument("--decode_workers", type=int, default=1,
-                   help="also run decode and async with this many decoder threads (parallel decode; default 1 = off)")
+    p.add_argument("--e2e_batch", type=_int_list, default=[16], help="frames per backend call end to end (default 16)")
     p.add_argument("--modes", default="decode,sync,async", help="end-to-end modes (default decode,sync,async)")
     p.add_argument("--conf_th", type=float, default=0.3, help="score threshold end to end (default 0.3)")
     p.add_argument("--no_network", action="store_true", help="skip the network-only sweep")
@@ -73,38 +74,33 @@ def run(args: argparse.Namespace) -> int:
         if not v.is_file():
             raise FileNotFoundError(f"video '{v}': expected an existing file, found none")
 
-    det = Detector(args.model, backend_name, conf_th=args.conf_th, model_dir=args.model_dir, backend_options=options)
+    def make_detector() -> Detector:  # called in the engine's inference thread
+        return Detector(args.model, backend_name, conf_th=args.conf_th, model_dir=args.model_dir, backend_options=options)
+
+    det = make_detector()
     backend = det.backend
     precision = getattr(backend, "precision", "fp32")
     out_dir = Path(args.out)
     stem = f"bench-{det.info.model_name}-{backend.name}-{precision}" + ("-compiled" if args.compile else "")
     print(f"trtssd bench: model {det.info.model_name}, backend {backend.name}, precision {precision}", file=sys.stderr)
-
     network = [] if args.no_network else bench_network(backend, args.batch, input_sets=args.input_sets,
                                                        min_time_s=args.min_time)
-    detect = det.detect_batch  # routes to backend.detect_frames where backend.frames_in_backend
-    on_device = bool(getattr(backend, "frames_in_backend", False))
+    det.close()
     e2e: list = []
     for video in videos:
         if "decode" in modes:
             e2e.append(e2e_mod.bench_decode(video, args.max_frames))
-            if args.decode_workers > 1:
-                e2e.append(e2e_mod.bench_decode(video, args.max_frames, decode_workers=args.decode_workers))
         for b in args.e2e_batch:
             jsonl = out_dir / f"{stem}-{video.stem}-b{b}.jsonl"
             out_dir.mkdir(parents=True, exist_ok=True)
-            if "sync" in modes:
-                e2e.append(e2e_mod.bench_sync(detect, video, args.max_frames, b, jsonl))
-            if "async" in modes:
-                e2e.append(e2e_mod.bench_async(detect, video, args.max_frames, b, jsonl))
-                if args.decode_workers > 1:
-                    e2e.append(e2e_mod.bench_async(detect, video, args.max_frames, b, jsonl,
-                                                   decode_workers=args.decode_workers))
-    det.close()
+            for mode in ("sync", "async"):
+                if mode in modes:
+                    e2e.append(e2e_mod.bench_engine(make_detector, video, args.max_frames, b, jsonl,
+                                                    threaded=mode == "async"))
 
     meta = {"command": "trtssd " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "model": det.info.model_name,
-            "precision": precision, "compile": args.compile, "e2e_path": "backend.detect_frames (on device)" if on_device else "Detector.detect_batch",
+            "precision": precision, "compile": args.compile, "e2e_path": "pipeline engine -> JSON lines sink (trtssd.bench.e2e)",
             "environment": environment(backend)}
     print(format_table(network, e2e))
     json_path = write_json(out_dir / f"{stem}.json", meta, network, e2e)

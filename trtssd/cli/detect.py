@@ -147,18 +147,25 @@ def stop_on_signals():
 
 def run(args: argparse.Namespace) -> int:
     from trtssd.detector import Detector
-    from trtssd.pipeline.sync import run_sync
+    from trtssd.pipeline.engine import run_pipeline
     from trtssd.sources.factory import open_source
 
     validate(args)
+    backend_name = [args.backend]
+
+    def make_detector() -> Detector:
+        return Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir)
+
+    def on_ready(detector: Detector) -> None:
+        backend_name[0] = detector.backend.name
+
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_source(source_config(args)))
-        detector = stack.enter_context(Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir))
-        sinks = open_sinks(args, stack, source.fps)
         stop = stack.enter_context(stop_on_signals())
-        result = run_sync(source, detector, sinks, max_frames=args.max_frames, stop=stop,
-                          source_timeout=args.source_timeout)
-    print(result.summary("trt_ssd", detector.backend.name))
+        source = stack.enter_context(open_source(source_config(args)))
+        sinks = open_sinks(args, stack, source.fps)
+        result = run_pipeline(source, make_detector, sinks, threaded=False, max_frames=args.max_frames, stop=stop,
+                              source_timeout=args.source_timeout, on_ready=on_ready)
+    print(result.summary("trt_ssd", backend_name[0]))
     return stop.exit_code() if result.stopped_by == "signal" else 0
 
 

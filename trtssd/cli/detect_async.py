@@ -1,8 +1,9 @@
 """``trt_ssd_async.py`` / ``trtssd detect-async``: the threaded producer/consumer pipeline.
 
-Same flags as ``trt_ssd.py`` (see :mod:`trtssd.cli.detect`) plus ``--queue`` and
-``--startup_timeout``. The producer thread creates the detector (and so owns a GPU backend's
-context) and does capture + inference; the main thread draws, shows and writes.
+Same flags as ``trt_ssd.py`` (see :mod:`trtssd.cli.detect`) plus ``--queue``, ``--workers``,
+``--batch`` and ``--startup_timeout``. The engine (:mod:`trtssd.pipeline.engine`) runs threaded: a
+decoder/grabber thread captures, the inference thread creates the detector (and so owns a GPU
+backend's context) and detects, the main thread draws, shows and writes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", default="auto",
                         help="inference threads, each with its own detector (default auto: 2 for the CPU "
                              "backends on a machine with >= 2 cores, splitting the cores between them; else 1)")
+    parser.add_argument("--batch", default="auto",
+                        help="frames per backend call for file sources (default auto: 16 on a GPU backend, else 1; "
+                             "live sources always 1, newest frame first)")
     parser.add_argument("--startup_timeout", type=float, default=600.0,
                         help="seconds to wait for the model to load/convert before failing (default 600)")
 
@@ -42,7 +46,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trtssd.detector import Detector
-    from trtssd.pipeline.threaded import run_async
+    from trtssd.pipeline.engine import run_pipeline
     from trtssd.sources.factory import open_source
 
     validate(args)
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--queue: expected >= 1, found {args.queue}")
     backend_name = [args.backend]
     workers, backend_options = plan_workers(args.workers, args.backend)
+    batch = plan_batch(args.batch, args.backend)
 
     def make_detector() -> Detector:  # runs in the producer thread
         return Detector(args.model, args.backend, conf_th=args.conf_th, model_dir=args.model_dir,
@@ -59,13 +64,15 @@ def run(args: argparse.Namespace) -> int:
         backend_name[0] = detector.backend.name
 
     with contextlib.ExitStack() as stack:
+        stop = stack.enter_context(stop_on_signals())
         source = stack.enter_context(open_source(source_config(args)))
         sinks = open_sinks(args, stack, source.fps, title="trt_ssd_async")
-        stop = stack.enter_context(stop_on_signals())
-        result = run_async(source, make_detector, sinks, max_frames=args.max_frames, stop=stop,
-                           capacity=args.queue, source_timeout=args.source_timeout,
-                           startup_timeout=args.startup_timeout, on_ready=on_ready, workers=workers)
-    backend = f"{backend_name[0]}, {workers} worker{'s' * (workers > 1)}"
+        result = run_pipeline(source, make_detector, sinks, threaded=True, max_frames=args.max_frames, stop=stop,
+                              queue=args.queue, source_timeout=args.source_timeout, batch=batch,
+                              startup_timeout=args.startup_timeout, on_ready=on_ready, workers=workers)
+        if source.is_live:
+            batch = 1
+    backend = f"{backend_name[0]}, {workers} worker{'s' * (workers > 1)}, batch {batch}"
     print(result.summary("trt_ssd_async", backend))
     return stop.exit_code() if result.stopped_by == "signal" else 0
 
@@ -96,6 +103,26 @@ def plan_workers(requested: str, backend: str, cores: int | None = None) -> tupl
     if cpu and workers > 1 and not os.environ.get("TRTSSD_ORT_THREADS"):
         options["intra_op_threads"] = max(1, cores // workers)
     return workers, options
+
+
+GPU_BATCH = 16
+
+
+def plan_batch(requested: str, backend: str) -> int:
+    """Frames per backend call for ``--batch`` (a number or ``auto``): ``auto`` is
+    :data:`GPU_BATCH` on a GPU backend (one call per batch amortises the per-call launch and
+    synchronisation cost), 1 on the CPU backends (no gain there, and results come later)."""
+    from trtssd.backends.base import resolve_backend_name
+
+    if requested == "auto":
+        return 1 if resolve_backend_name(backend) in CPU_BACKENDS else GPU_BATCH
+    try:
+        batch = int(requested)
+    except ValueError:
+        batch = 0
+    if batch < 1:
+        raise ValueError(f"--batch: expected 'auto' or an integer >= 1, found {requested!r}")
+    return batch
 
 
 def main(argv: list[str] | None = None) -> int:

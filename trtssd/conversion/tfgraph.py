@@ -29,8 +29,7 @@ from trtssd.conversion.tfstructure import (
     static_image_size,
 )
 from trtssd.errors import ConversionError, ModelFormatError
-from trtssd.models.spec import GridAnchorSpec, ModelSpec, MultiscaleAnchorSpec
-from trtssd.postprocess.priors import layer_box_specs
+from trtssd.postprocess.priors import multiscale_anchors, od_api_anchors, spec_anchors  # noqa: F401 (generated there)
 
 TF_IMAGE_NAME = "images"  # the placeholder that replaces the resized image inside the TF graph
 _OVERRIDE_FLAG = {"input": "--input_node", "box": "--box_node", "class": "--class_node"}
@@ -336,58 +335,6 @@ def evaluate_anchors_and_coder(graph_def, ssd: SsdGraph, input_size: tuple[int, 
         if decoded.shape == (4, anchors.shape[0]) and raw.size == anchors.size:
             coder = fit_box_coder(raw.reshape(-1, 4), anchors, decoded.T)
     return anchors.astype(np.float32), coder
-
-
-def od_api_anchors(spec: GridAnchorSpec, input_size: tuple[int, int]) -> np.ndarray:
-    """Anchors ``[A, 4]`` (ycenter, xcenter, h, w) as ``MultipleGridAnchorGenerator`` makes them for
-    an input of ``input_size`` (h, w): like :func:`~trtssd.postprocess.priors.grid_anchors_cyxhw`
-    but with the base anchor scaled by ``min(h, w) / h`` and ``min(h, w) / w`` (square in pixels)."""
-    ih, iw = input_size
-    sy, sx = min(ih, iw) / ih, min(ih, iw) / iw
-    out = []
-    for (gh, gw), boxes in zip(spec.feature_map_sizes, layer_box_specs(spec)):
-        scales = np.array([s for s, _ in boxes], dtype=np.float64)
-        ratios = np.sqrt(np.array([a for _, a in boxes], dtype=np.float64))
-        grid = np.empty((gh, gw, len(boxes), 4), dtype=np.float64)
-        grid[..., 0] = ((np.arange(gh) + 0.5) / gh)[:, None, None]
-        grid[..., 1] = ((np.arange(gw) + 0.5) / gw)[None, :, None]
-        grid[..., 2] = (scales / ratios * sy)[None, None, :]
-        grid[..., 3] = (scales * ratios * sx)[None, None, :]
-        out.append(grid.reshape(-1, 4))
-    return np.concatenate(out).astype(np.float32)
-
-
-def multiscale_anchors(spec: MultiscaleAnchorSpec, input_size: tuple[int, int]) -> np.ndarray:
-    """``MultiscaleGridAnchorGenerator`` anchors ``[A, 4]`` (ycenter, xcenter, h, w) for a static
-    input of ``input_size`` (h, w): level grids of ``ceil(size / 2**l)`` cells, boxes ordered
-    (y, x, aspect ratio, scale); the half-stride offset applies only where the size is a multiple
-    of the stride (as in the OD API)."""
-    ih, iw = input_size
-    scales = np.array([2.0 ** (i / spec.scales_per_octave) for i in range(spec.scales_per_octave)])
-    ratios = np.sqrt(np.array(spec.aspect_ratios, dtype=np.float64))
-    heights = (scales[None, :] / ratios[:, None]).reshape(-1)  # aspect-ratio major, scale minor
-    widths = (scales[None, :] * ratios[:, None]).reshape(-1)
-    out = []
-    for level in range(spec.min_level, spec.max_level + 1):
-        stride = float(2 ** level)
-        base = spec.anchor_scale * stride
-        gh, gw = -(-ih // 2 ** level), -(-iw // 2 ** level)
-        off_y = stride / 2 if ih % stride == 0 else 0.0
-        off_x = stride / 2 if iw % stride == 0 else 0.0
-        grid = np.empty((gh, gw, heights.size, 4), dtype=np.float64)
-        grid[..., 0] = ((np.arange(gh) * stride + off_y) / ih)[:, None, None]
-        grid[..., 1] = ((np.arange(gw) * stride + off_x) / iw)[None, :, None]
-        grid[..., 2] = (heights * base / ih)[None, None, :]
-        grid[..., 3] = (widths * base / iw)[None, None, :]
-        out.append(grid.reshape(-1, 4))
-    return np.concatenate(out).astype(np.float32)
-
-
-def spec_anchors(spec: ModelSpec, input_size: tuple[int, int]) -> np.ndarray:
-    """The anchors a registered model's spec generates for ``input_size`` (h, w)."""
-    if spec.multiscale_anchors is not None:
-        return multiscale_anchors(spec.multiscale_anchors, input_size)
-    return od_api_anchors(spec.anchors, input_size)
 
 
 _ELEMENTWISE = {"Cast", "Identity", "Mul", "Sub", "Add", "AddV2", "RealDiv", "Div", "Neg", "Maximum", "Minimum"}

@@ -189,12 +189,12 @@ class GstSource(LatestFrameSource):
                 proc.wait(timeout=3)
         proc.stdout.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 1.0) -> None:
         self._closing.set()
         with self._proc_lock:
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.terminate()
-        super().close()
+        super().close(timeout)
         with self._proc_lock:
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.kill()

@@ -7,6 +7,7 @@ which calls :meth:`_publish` for every decoded image and returns when its device
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import abstractmethod
@@ -17,6 +18,8 @@ import numpy as np
 
 from trtssd.errors import InputError, SourceTimeout
 from trtssd.sources.base import Frame, Source
+
+log = logging.getLogger(__name__)
 
 
 class LatestFrameSource(Source):
@@ -48,9 +51,16 @@ class LatestFrameSource(Source):
             with self._cond:
                 self._error = exc
         finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
+            try:
+                self._release()
+            finally:
+                with self._cond:
+                    self._ended = True
+                    self._cond.notify_all()
+
+    def _release(self) -> None:
+        """Release the device; runs in the grabber thread once it left its loop, so never while
+        that thread is inside a device read."""
 
     @abstractmethod
     def _grab_loop(self) -> None:
@@ -83,12 +93,25 @@ class LatestFrameSource(Source):
         self._index += 1
         return frame
 
-    def close(self) -> None:
+    @property
+    def alive(self) -> bool:
+        """Whether the grabber thread still runs (after :meth:`close`: still inside a device read)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Ask the grabber thread to stop and wait up to ``timeout`` s. The device is released by
+        that thread when it leaves its loop; if it is still inside a read after ``timeout``, it is
+        left to finish (logged) rather than having the device released under it."""
         self._closing.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+        if self._thread is None:
+            self._release()
+        elif self._thread is not threading.current_thread():
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():
+                log.warning("%s: the capture thread is still inside a read; it releases the device when it returns",
+                            self.name)
 
 
 def v4l2_device(index_or_path: int | str) -> Path:
@@ -130,6 +153,5 @@ class UsbCameraSource(LatestFrameSource):
             failures = 0
             self._publish(image)
 
-    def close(self) -> None:
-        super().close()
+    def _release(self) -> None:
         self._cap.release()

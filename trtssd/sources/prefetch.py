@@ -74,8 +74,14 @@ class PrefetchSource(Source):
             self._cond.notify_all()
             return item
 
-    def close(self) -> None:
+    @property
+    def alive(self) -> bool:
+        """Whether the decoder thread is still running (after :meth:`close`: still inside a read)."""
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the decoder thread, waiting at most ``timeout`` s (it ends after its current read)."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._thread.join(timeout=5.0)
+        self._thread.join(timeout=timeout)
