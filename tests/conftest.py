@@ -68,3 +68,47 @@ def cpu_detector(quant_artifact):
 
     with Detector(str(quant_artifact[0]), "onnxruntime", conf_th=0.3) as det:
         yield det
+
+
+# The real SSD exports (issue 10) live in the user's trtssd cache, where `make test` fetches them
+# during setup (`trtssd models --fetch ...`); this is computed before `isolated_cache` redirects
+# the cache, and conversions still go to the session's own cache.
+REAL_EXPORTS = ("ssdlite_mobilenet_v2_coco", "pedestrian_ssdlite_mobilenet_v2", "ssd_mobilenet_v2_oidv4")
+
+
+def _user_models_dir() -> Path:
+    from trtssd.models.resolve import cache_dir
+
+    return cache_dir() / "models"
+
+
+USER_MODELS_DIR = _user_models_dir()
+
+
+@pytest.fixture(scope="session")
+def real_export(isolated_cache):
+    """``get(name) -> (artifact path, ArtifactInfo, source path)`` for a real export: fetched into
+    the user cache if absent (skips when that fails, which CI turns into a failure), converted
+    once per session."""
+    from trtssd.conversion.api import ensure_artifact
+    from trtssd.errors import ModelNotFoundError
+    from trtssd.models.resolve import resolve_model
+
+    done: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in done:
+            try:
+                source = resolve_model(name, USER_MODELS_DIR).path
+            except ModelNotFoundError as exc:
+                pytest.skip(f"real export {name} not available (make test fetches it): {exc}")
+            done[name] = (*ensure_artifact(name, USER_MODELS_DIR), source)
+        return done[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def user_models_dir() -> Path:
+    """Where `make test` fetched the real exports (the user cache's models folder)."""
+    return USER_MODELS_DIR

@@ -58,41 +58,47 @@ def ensure_artifact(model: str, model_dir: Path | str | None = None, *, force: b
     resolved = _resolve_tf_source(model, model_dir) or resolve_model(model, model_dir)
     if resolved.kind == "onnx":
         return resolved.path, read_info(resolved.path)
-    if resolved.kind in ("tf1_frozen", "tf2_saved_model"):
+    if resolved.kind in ("tf1_frozen", "tf2_saved_model", "tfjs_graph"):
         return _ensure_tf_artifact(resolved, force=force, log=log, overrides=overrides)
     digest = sha256_file(resolved.path)
     if resolved.kind == "tflite":
         from trtssd.conversion import tflite
 
-        dst = artifact_cache_path(resolved, digest, tflite.CONVERTER)
+        anchors = (overrides.anchors if overrides else None) or (resolved.spec.anchors if resolved.spec else None)
+        converter = tflite.CONVERTER
+        if overrides and overrides.anchors:
+            converter += "-a" + hashlib.sha256(repr(overrides.anchors).encode()).hexdigest()[:8]
+        dst = artifact_cache_path(resolved, digest, converter)
         if dst.exists() and not force:
             return dst, read_info(dst)
         # Inspect first: a file that is not a (complete) TFLite SSD fails before any progress line.
-        num_classes = int(tflite.inspect_tflite(resolved.path).options.get("num_classes", 90)) + 1
+        num_classes = int(tflite.inspect_tflite(resolved.path, anchors).options.get("num_classes", 90)) + 1
         log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off, about 15 s)")
         t0 = time.monotonic()
         info = tflite.convert_tflite(
             resolved.path, dst, model_name=resolved.name, source_sha256=digest,
             labels=_labels_for(resolved, num_classes),
-            postprocess=resolved.spec.postprocess if resolved.spec else None,
+            postprocess=resolved.spec.postprocess if resolved.spec else None, anchors=anchors,
         )
         log(f"trtssd: converted in {time.monotonic() - t0:.1f} s")
         return dst, info
     raise ConversionError(
-        f"{resolved.path.name}: expected a TFLite SSD, TF1 frozen graph, TF2 SavedModel or trtssd ONNX artifact, "
+        f"{resolved.path.name}: expected a TFLite SSD, TF1 frozen graph, TF2 SavedModel, TF.js graph model or trtssd ONNX artifact, "
         f"found a {resolved.kind} model"
     )
 
 
 def _ensure_tf_artifact(resolved: ResolvedModel, *, force: bool, log, overrides) -> tuple[Path, ArtifactInfo]:
-    """TF1 frozen graph / TF2 SavedModel -> artifact (see trtssd.conversion.tf1 / tf2)."""
-    from trtssd.conversion import tf1, tf2
+    """TF1 frozen graph / TF2 SavedModel / TF.js graph model -> artifact (see trtssd.conversion.tf1 /
+    tf2 / tfjs)."""
+    from trtssd.conversion import tf1, tf2, tfjs
     from trtssd.conversion.tfgraph import NodeOverrides, labels_beside
 
     overrides = overrides or NodeOverrides()
-    is_tf1 = resolved.kind == "tf1_frozen"
-    digest = sha256_file(resolved.path) if is_tf1 else tf2.saved_model_digest(resolved.path)
-    converter = tf1.CONVERTER if is_tf1 else tf2.CONVERTER
+    module, digest_of = {"tf1_frozen": (tf1, sha256_file), "tf2_saved_model": (tf2, tf2.saved_model_digest),
+                         "tfjs_graph": (tfjs, tfjs.tfjs_digest)}[resolved.kind]
+    digest = digest_of(resolved.path)
+    converter = module.CONVERTER
     if overrides.key():  # different node choices -> a different artifact
         converter += "-n" + hashlib.sha256(overrides.key().encode()).hexdigest()[:8]
     dst = artifact_cache_path(resolved, digest, converter)
@@ -100,7 +106,8 @@ def _ensure_tf_artifact(resolved: ResolvedModel, *, force: bool, log, overrides)
         return dst, read_info(dst)
     log(f"trtssd: converting {resolved.path.name} -> {dst} (one-off)")
     t0 = time.monotonic()
-    convert = tf1.convert_tf1 if is_tf1 else tf2.convert_saved_model
+    convert = {"tf1_frozen": tf1.convert_tf1, "tf2_saved_model": tf2.convert_saved_model,
+               "tfjs_graph": tfjs.convert_tfjs}[resolved.kind]
     name = resolved.path.parent.name if resolved.spec is None and resolved.path.name == "saved_model" else resolved.name
     info = convert(resolved.path, dst, model_name=name, source_sha256=digest,
                    labels_for=lambda n: labels_beside(resolved.path, n) or _labels_for(resolved, n),

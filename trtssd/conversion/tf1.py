@@ -24,21 +24,22 @@ from trtssd.conversion.artifact import (
     ArtifactInfo,
     save_artifact,
 )
-from trtssd.conversion.surgery import dynamic_batch_reshapes
+from trtssd.conversion.surgery import dynamic_batch_reshapes, simplify_for_backends
 from trtssd.conversion.tfgraph import (
     TF_IMAGE_NAME,
     NodeOverrides,
     cut_graph_def,
-    evaluate_anchors,
+    evaluate_anchors_and_coder,
     find_ssd_graph,
     load_frozen_graph,
     run_tf2onnx_graphdef,
     spec_anchors,
 )
+from trtssd.conversion.tfstructure import cut_point_report
 from trtssd.errors import ConversionError
 from trtssd.models.spec import BoxCoderSpec, ModelSpec, PostprocessSpec
 
-CONVERTER = "tf1-1"
+CONVERTER = "tf1-2"  # 2: Sum / BatchNormalization / Shape-computed reshapes simplified
 OPSET = 17
 ANCHOR_ATOL = 1e-5  # graph anchors (float32 corners) vs generated anchors (float64 -> float32)
 
@@ -59,8 +60,8 @@ def _resolve_anchors(graph_anchors: np.ndarray | None, spec: ModelSpec | None, i
     expected = spec_anchors(spec, input_size) if spec else None
     if graph_anchors is None and expected is None:
         raise ConversionError(
-            f"{where}: expected a MultipleGridAnchorGenerator anchor tensor (Concatenate/concat) or a registered "
-            "model spec to generate anchors from, found neither"
+            f"{where}: expected an anchor tensor (Concatenate/concat of a MultipleGridAnchorGenerator, or the box "
+            "decoder's anchor operand) or a registered model spec to generate anchors from, found neither"
         )
     if graph_anchors is not None and expected is not None:
         if graph_anchors.shape != expected.shape:
@@ -82,13 +83,20 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
     if spec and ssd.input_size and tuple(spec.input_size) != ssd.input_size:
         raise ConversionError(f"{model_name}: expected input size {spec.input_size} (model spec), "
                               f"found {ssd.input_size} in the graph's Preprocessor resize")
-    input_size = tuple(spec.input_size) if spec else ssd.input_size
+    input_size = overrides.input_size or (tuple(spec.input_size) if spec else ssd.input_size)
     if input_size is None:
-        raise ConversionError(f"{model_name}: expected a Preprocessor resize constant giving the input size, found none "
-                              "(register the model with its input_size)")
-    anchors = _resolve_anchors(evaluate_anchors(graph_def, ssd, input_size), spec, input_size, model_name)
+        raise ConversionError(f"{model_name}: expected an image resize op with a constant size giving the input size, "
+                              f"found none; pass it with --input_size HxW. Found near the cut points: "
+                              f"{cut_point_report(graph_def)}")
+    graph_anchors, fitted_coder = evaluate_anchors_and_coder(graph_def, ssd, input_size,
+                                                             fit_coder=ssd.coder_scales is None)
+    try:
+        anchors = _resolve_anchors(graph_anchors, spec, input_size, model_name)
+    except ConversionError as exc:
+        raise ConversionError(f"{exc}. Found near the cut points: {cut_point_report(graph_def)}") from None
     log(f"trtssd: {model_name}: image {ssd.image}, boxes {ssd.boxes}, classes {ssd.classes}, "
-        f"{anchors.shape[0]} anchors, input {input_size[0]}x{input_size[1]}")
+        f"{anchors.shape[0]} anchors ({ssd.anchors}), input {input_size[0]}x{input_size[1]}, "
+        f"box coder {ssd.coder_scales or fitted_coder or 'from the spec'}")
     cut = cut_graph_def(graph_def, ssd, input_size)
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
         pb, raw = Path(tmp) / "cut.pb", Path(tmp) / "raw.onnx"
@@ -101,7 +109,8 @@ def convert_graph_def(graph_def, dst: Path, *, model_name: str, source_sha256: s
         raise ConversionError(f"{model_name}: expected {num_classes} labels (incl. background) for the graph's "
                               f"class output, found {len(labels)}")
     pp = spec.postprocess if spec else PostprocessSpec()
-    coder = BoxCoderSpec(*ssd.coder_scales) if ssd.coder_scales else (spec.box_coder if spec else BoxCoderSpec())
+    scales = ssd.coder_scales or fitted_coder
+    coder = BoxCoderSpec(*scales) if scales else (spec.box_coder if spec else BoxCoderSpec())
     info = ArtifactInfo(
         model_name=model_name,
         source_sha256=source_sha256,
@@ -151,6 +160,7 @@ def finish_onnx(raw: Path, boxes_name: str, classes_name: str, input_size: tuple
         if isinstance(t, gs.Variable) and t not in graph.inputs and t not in graph.outputs:
             t.shape = None
     graph.cleanup().toposort()
+    simplify_for_backends(graph, INPUT_NAME, input_size)
     model = gs.export_onnx(graph)
     model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
     return onnx.shape_inference.infer_shapes(model)

@@ -20,7 +20,7 @@ from trtssd.conversion.tfgraph import NodeOverrides, import_tf
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.models.spec import ModelSpec
 
-CONVERTER = "tf2-1"
+CONVERTER = "tf2-2"
 SIGNATURE = "serving_default"
 
 

@@ -20,6 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from trtssd.conversion.quiet import quiet_native_stderr
+from trtssd.conversion.tfstructure import (
+    cut_point_report,
+    decoded_boxes,
+    decoder_anchor_input,
+    fit_box_coder,
+    input_size_from_resize,
+    static_image_size,
+)
 from trtssd.errors import ConversionError, ModelFormatError
 from trtssd.postprocess.priors import multiscale_anchors, od_api_anchors, spec_anchors  # noqa: F401 (generated there)
 
@@ -37,16 +45,21 @@ class NodeOverrides:
 
     input_node: the resized image ``[N, H, W, 3]`` (everything before it is dropped; a
         normalisation applied before it is copied onto the new input); box_node: raw box
-        encodings; class_node: raw class outputs (column 0 = background, before the sigmoid).
+        encodings; class_node: raw class outputs (column 0 = background, before the sigmoid);
+    input_size: ``(h, w)`` where the graph has no constant resize size; anchors: the SSD anchor
+        spec of an export that carries no anchors (raw-output TFLite).
     """
 
     input_node: str | None = None
     box_node: str | None = None
     class_node: str | None = None
+    input_size: tuple[int, int] | None = None  # (h, w), for graphs that do not state it
+    anchors: GridAnchorSpec | None = None  # for exports without anchors (raw-output TFLite)
 
     def key(self) -> str:
         """Short stable string for cache keys ('' when no override is set)."""
         parts = [p or "" for p in (self.input_node, self.box_node, self.class_node)]
+        parts += [f"{self.input_size[0]}x{self.input_size[1]}" if self.input_size else "", repr(self.anchors) if self.anchors else ""]
         return "" if not any(parts) else "|".join(parts)
 
 
@@ -64,6 +77,7 @@ class SsdGraph:
     iou_threshold: float | None
     input_size: tuple[int, int] | None  # (h, w) from the Preprocessor resize constant
     batch_one: bool = False  # the graph's image input has a static batch of 1 (TF2 signatures)
+    decoded: str | None = None  # the decoder's corner boxes [4, N*A] (to fit folded coder scales)
 
 
 def tensor_name(name: str) -> str:
@@ -189,8 +203,13 @@ def _find_image(nodes: dict, names: list[str], override: str | None) -> str:
     raise _not_found("resized-image (Preprocessor output before normalisation)", "input", list(_IMAGE_CANDIDATES[:1]) + ["Preprocessor/mul"], names)
 
 
-def _find_input_size(graph_def) -> tuple[int, int] | None:
-    """(h, w) of the Preprocessor's ResizeImage size constant (also inside loop-body functions)."""
+def _find_input_size(graph_def, nodes: dict, image: str) -> tuple[int, int] | None:
+    """(h, w): the constant size operand of the (Preprocessor's) resize op, else a
+    ``ResizeImage/size`` constant (also inside loop-body functions), else the resized image's
+    static shape."""
+    size = input_size_from_resize(graph_def)
+    if size:
+        return size
     scoped = [n for n in graph_def.node if "Preprocessor" in n.name]
     for fn in graph_def.library.function:
         if "Preprocessor" in fn.signature.name:
@@ -200,7 +219,7 @@ def _find_input_size(graph_def) -> tuple[int, int] | None:
             v = _const_value(node)
             if v is not None and v.shape == (2,):
                 return int(v[0]), int(v[1])
-    return None
+    return static_image_size(nodes, image)
 
 
 def _find_coder_scales(nodes: dict) -> tuple[float, float, float, float] | None:
@@ -243,17 +262,25 @@ def find_ssd_graph(graph_def, overrides: NodeOverrides = NodeOverrides()) -> Ssd
     anchors = _by_suffix(nodes, "Concatenate/concat", ("ConcatV2", "Concat", "Const")) or min(
         (n for n, nd in nodes.items() if nd.op in ("ConcatV2", "Concat")
          and _ancestors_match(nodes, n, ("AnchorGenerator",), 3)), key=len, default=None)
+    anchors = tensor_name(anchors) if anchors else decoder_anchor_input(nodes)
+    try:
+        image = _find_image(nodes, names, overrides.input_node)
+        boxes = _find_output(nodes, names, overrides.box_node, "box")
+        classes = _find_output(nodes, names, overrides.class_node, "class")
+    except ConversionError as exc:
+        raise ConversionError(f"{exc}. Found near the cut points: {cut_point_report(graph_def)}") from None
     return SsdGraph(
-        image=_find_image(nodes, names, overrides.input_node),
-        boxes=_find_output(nodes, names, overrides.box_node, "box"),
-        classes=_find_output(nodes, names, overrides.class_node, "class"),
-        anchors=tensor_name(anchors) if anchors else None,
+        image=image,
+        boxes=boxes,
+        classes=classes,
+        anchors=anchors,
         placeholders=tuple(tensor_name(n.name) for n in graph_def.node if n.op == "Placeholder"),
         score_activation=_find_activation(graph_def),
         coder_scales=_find_coder_scales(nodes),
         iou_threshold=_find_iou_threshold(graph_def),
-        input_size=_find_input_size(graph_def),
+        input_size=_find_input_size(graph_def, nodes, image),
         batch_one=any(_static_batch(n) == 1 for n in graph_def.node if n.op == "Placeholder"),
+        decoded=decoded_boxes(nodes),
     )
 
 
@@ -267,27 +294,47 @@ def _static_batch(node) -> int | None:
 def evaluate_anchors(graph_def, ssd: SsdGraph, input_size: tuple[int, int]) -> np.ndarray | None:
     """The graph's anchors as float32 ``[A, 4]`` (ycenter, xcenter, h, w), or None when it has no
     anchor tensor. Placeholders are fed a zero image of ``input_size`` (h, w)."""
+    return evaluate_anchors_and_coder(graph_def, ssd, input_size, fit_coder=False)[0]
+
+
+def evaluate_anchors_and_coder(graph_def, ssd: SsdGraph, input_size: tuple[int, int], fit_coder: bool = True
+                               ) -> tuple[np.ndarray | None, tuple[float, float, float, float] | None]:
+    """``(anchors [A, 4] (ycenter, xcenter, h, w) float32 or None, coder scales or None)``.
+
+    With ``fit_coder`` and a decoder in the graph (:func:`~trtssd.conversion.tfstructure.decoded_boxes`),
+    the box-coder scales are fitted from one decode the graph does on a mid-grey image (for exports
+    whose scale constants were folded away); anchors given as the decoder's ``[N*A, 4]`` operand
+    are evaluated for batch 1."""
     if ssd.anchors is None:
-        return None
+        return None, None
     tf = import_tf()
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
     feed = {}
+    fill = 128 if fit_coder and ssd.decoded else 0
     for ph in ssd.placeholders:  # image inputs only (TF2 freezing adds variant/resource placeholders)
         t = graph.get_tensor_by_name(ph)
         if (t.dtype.is_integer or t.dtype.is_floating) and t.shape.rank in (None, 4):
-            feed[t] = np.zeros([1, *input_size, 3], dtype=t.dtype.as_numpy_dtype)
+            feed[t] = np.full([1, *input_size, 3], fill, dtype=t.dtype.as_numpy_dtype)
+    fetch = [ssd.anchors] + ([ssd.decoded, ssd.boxes] if fit_coder and ssd.decoded else [])
     try:
         with tf.compat.v1.Session(graph=graph) as sess:
-            corners = np.asarray(sess.run(graph.get_tensor_by_name(ssd.anchors), feed), dtype=np.float64)
+            values = sess.run([graph.get_tensor_by_name(t) for t in fetch], feed)
+            corners = np.asarray(values[0], dtype=np.float64)
     except Exception as exc:  # tf.errors.*: report, do not guess
         raise ConversionError(f"anchor tensor {ssd.anchors}: expected to evaluate it, found {exc.__class__.__name__}: "
                               f"{str(exc).splitlines()[0]}") from None
     if corners.ndim != 2 or corners.shape[1] != 4:
         raise ConversionError(f"anchor tensor {ssd.anchors}: expected shape [A, 4], found {list(corners.shape)}")
     h, w = corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]
-    return np.stack([corners[:, 0] + h / 2, corners[:, 1] + w / 2, h, w], axis=1).astype(np.float32)
+    anchors = np.stack([corners[:, 0] + h / 2, corners[:, 1] + w / 2, h, w], axis=1)
+    coder = None
+    if len(values) == 3:
+        decoded, raw = np.asarray(values[1], np.float64), np.asarray(values[2], np.float64)
+        if decoded.shape == (4, anchors.shape[0]) and raw.size == anchors.size:
+            coder = fit_box_coder(raw.reshape(-1, 4), anchors, decoded.T)
+    return anchors.astype(np.float32), coder
 
 
 _ELEMENTWISE = {"Cast", "Identity", "Mul", "Sub", "Add", "AddV2", "RealDiv", "Div", "Neg", "Maximum", "Minimum"}
@@ -399,7 +446,7 @@ def parse_label_map_pbtxt(text: str, num_classes: int) -> tuple[str, ...]:
     import re
 
     labels = ["background"] + [""] * (num_classes - 1)
-    for item in re.findall(r"item\s*\{(.*?)\}", text, flags=re.S):
+    for item in re.findall(r"item\s*\{(.*?)\}", text, flags=re.DOTALL):
         m_id = re.search(r"\bid\s*:\s*(\d+)", item)
         m_name = re.search(r"display_name\s*:\s*[\"'](.*?)[\"']", item) or re.search(r"\bname\s*:\s*[\"'](.*?)[\"']", item)
         if m_id and m_name:

@@ -34,7 +34,7 @@ from trtssd.conversion.quiet import quiet_native_stderr
 from trtssd.conversion.surgery import dynamic_batch_reshapes
 from trtssd.conversion.tf2onnx_cli import run_tf2onnx as run_tf2onnx_cli
 from trtssd.errors import ConversionError, ModelFormatError
-from trtssd.models.spec import BoxCoderSpec, PostprocessSpec
+from trtssd.models.spec import BoxCoderSpec, GridAnchorSpec, PostprocessSpec
 
 CONVERTER = "tflite-2"  # 2: a uint8 model's float artifact gets its INT8 variant beside it
 CONVERTER_QDQ = "tflite-qdq-1"  # quantized TFLite kept as QuantizeLinear/DequantizeLinear (int8 engines)
@@ -89,8 +89,10 @@ def _reports_corrupt_file(fn):
 
 
 @_reports_corrupt_file
-def inspect_tflite(path: Path) -> TfliteSsdInfo:
-    """Parse the TFLite flatbuffer and locate the SSD postprocess op, its inputs and options."""
+def inspect_tflite(path: Path, anchors: GridAnchorSpec | None = None) -> TfliteSsdInfo:
+    """Parse the TFLite flatbuffer and locate the SSD postprocess op, its inputs and options; for
+    a raw-output SSD (no postprocess op), its two outputs and the anchors ``anchors`` generates
+    (see :mod:`trtssd.conversion.tflite_raw`)."""
     data = bytearray(Path(path).read_bytes())
     if data[4:8] != b"TFL3":
         raise ModelFormatError(f"{path}: expected a TFLite flatbuffer (identifier TFL3), found {bytes(data[4:8])!r}")
@@ -108,10 +110,15 @@ def inspect_tflite(path: Path) -> TfliteSsdInfo:
             op = cand
             break
     if op is None:
+        from trtssd.conversion.tflite_raw import raw_output_info
+
+        raw = raw_output_info(sub, path, anchors, _TFLITE_DTYPES)
+        if raw is not None:
+            return raw
         customs = sorted({c for c in codes if isinstance(c, str)})
         raise ModelFormatError(
-            f"{path}: expected a TF OD API SSD export with a {POSTPROCESS_OP} op, found none "
-            f"(custom ops: {customs or 'none'})"
+            f"{path}: expected a TF OD API SSD export with a {POSTPROCESS_OP} op or raw outputs [1, A, 4] and "
+            f"[1, A, C], found neither (custom ops: {customs or 'none'})"
         )
     box_t, score_t, anchor_t = (sub.Tensors(int(i)) for i in op.InputsAsNumpy()[:3])
     anchors = _constant(model, anchor_t).reshape(-1, 4)
@@ -210,10 +217,12 @@ def cut_to_artifact_graph(raw_onnx: Path, info: TfliteSsdInfo, keep_qdq: bool = 
 
 
 def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str, labels: tuple[str, ...],
-                   postprocess: PostprocessSpec | None = None, keep_qdq: bool = False) -> ArtifactInfo:
+                   postprocess: PostprocessSpec | None = None, keep_qdq: bool = False,
+                   anchors: GridAnchorSpec | None = None) -> ArtifactInfo:
     """Convert ``src`` into the artifact ``dst`` (written atomically). Returns its info.
-    ``keep_qdq``: keep a quantized model's Q/DQ nodes (see :mod:`trtssd.conversion.precision`)."""
-    info = inspect_tflite(src)
+    ``keep_qdq``: keep a quantized model's Q/DQ nodes (see :mod:`trtssd.conversion.precision`);
+    ``anchors``: the anchor spec of a raw-output export (ignored when the file has anchors)."""
+    info = inspect_tflite(src, anchors)
     opts = info.options
     num_classes = int(opts.get("num_classes", len(labels) - 1)) + 1
     if len(labels) != num_classes:

