@@ -44,3 +44,25 @@ def test_other_weights_untouched():
     dq.inputs[1] = gs.Constant("s2", np.array([0.1, 0.2], np.float32))  # already per channel
     assert int8_conv_weights(graph).exact_channels == 0
     assert np.asarray(dq.inputs[0].values).dtype == np.uint8
+
+
+@pytest.mark.slow
+def test_conversion_without_the_int8_variant_when_its_graph_fails(shared_dir, tmp_path, monkeypatch):
+    """The INT8 variant is best effort: a failure there still leaves the float artifact."""
+    from trtssd.conversion import tflite
+    from trtssd.conversion.artifact import int8_variant_path
+    from trtssd.errors import ConversionError
+
+    real = tflite.run_tf2onnx
+
+    def failing_qdq(src, dst, keep_qdq=False):
+        if keep_qdq:
+            raise ConversionError("tf2onnx failed on the Q/DQ graph (test)")
+        real(src, dst, keep_qdq)
+
+    monkeypatch.setattr(tflite, "run_tf2onnx", failing_qdq)
+    src = shared_dir / "models" / "coco_ssd_mobilenet_v1_1.0_quant_detect.tflite"
+    dst = tmp_path / "m.onnx"
+    labels = ("background",) + tuple(f"c{i}" for i in range(1, 91))
+    tflite.convert_tflite(src, dst, model_name="m", source_sha256="0" * 64, labels=labels)
+    assert dst.is_file() and not int8_variant_path(dst).exists()

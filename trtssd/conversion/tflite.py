@@ -14,6 +14,7 @@ the OpenVINO backend runs.
 from __future__ import annotations
 
 import functools
+import logging
 import struct
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -233,13 +234,17 @@ def convert_tflite(src: Path, dst: Path, *, model_name: str, source_sha256: str,
     with tempfile.TemporaryDirectory(prefix="trtssd-convert-") as tmp:
         raw, raw_q = Path(tmp) / "raw.onnx", Path(tmp) / "raw-qdq.onnx"
         with ThreadPoolExecutor(2) as pool:
-            jobs = [pool.submit(run_tf2onnx, src, raw, keep_qdq)]
-            if variant:
-                jobs.append(pool.submit(run_tf2onnx, src, raw_q, True))
-            for job in jobs:
-                job.result()
-        model, activation = cut_to_artifact_graph(raw, info, keep_qdq)
-        model_q = cut_to_artifact_graph(raw_q, info, keep_qdq=True, int8_weights=True)[0] if variant else None
+            job = pool.submit(run_tf2onnx, src, raw, keep_qdq)
+            job_q = pool.submit(run_tf2onnx, src, raw_q, True) if variant else None
+            job.result()
+            model, activation = cut_to_artifact_graph(raw, info, keep_qdq)
+            model_q = None
+            if job_q is not None:
+                try:  # best effort: without it the OpenVINO backend runs the float artifact
+                    job_q.result()
+                    model_q = cut_to_artifact_graph(raw_q, info, keep_qdq=True, int8_weights=True)[0]
+                except ConversionError as exc:
+                    logging.getLogger(__name__).warning("%s: no INT8 variant (%s)", src.name, exc)
     pp = postprocess or PostprocessSpec()
     artifact = ArtifactInfo(
         model_name=model_name,
