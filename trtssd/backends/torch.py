@@ -106,6 +106,12 @@ class TorchBackend(Backend):
         self.device_path = on_cuda if device_path is None else device_path
         if on_cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+            # PyTorch runs float32 convolutions in TF32 on Ampere and later by default (10-bit
+            # mantissa): logits then differ from the CPU reference by up to ~0.2 on these nets.
+            # fp32 here means IEEE float32, as the CPU backends compute it; fp16 is the fast path.
+            if precision == "fp32":
+                torch.backends.cudnn.allow_tf32 = False
+                torch.backends.cuda.matmul.allow_tf32 = False
         self.net = prepare_net(build_net(self.artifact_path), self.device, self.dtype,
                                channels_last=on_cuda if channels_last is None else channels_last)
         self.net_fn = self.net
