@@ -48,4 +48,5 @@ def test_window_shows_boxes_under_xvfb(xvfb, quant_artifact, shared_dir, tmp_pat
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
-    assert drawn > natural + 1000, (drawn, natural)
+    assert drawn > natural + 1000, f"no boxes on display {xvfb} (drawn {drawn}, natural {natural}); " \
+                                   f"screenshot {tmp_path / 'screen.png'}; output: {out[-2000:]}"
